@@ -1,0 +1,170 @@
+"""The terminal client: streams answers to stdout as they arrive.
+
+    python -m agents "PROMPT"        one answer, then exit
+    python -m agents                 interactive chat; /quit or Ctrl-D ends it
+
+Exit codes: 0 complete; 1 the provider failed; 2 usage or configuration error
+(one line on stderr); 130 interrupted by Ctrl-C (the partial answer stays printed).
+Codes 3 (blocked by a guardrail) and 4 (gave up after retries) are reserved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from agents.errors import ChatError, ConfigError, InputError
+from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+from agents.providers import registry
+from agents.session import ChatSession
+from agents.settings import Settings, coerce
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's flags."""
+    p = _Parser(prog="python -m agents", description="Stream a chat answer in the terminal.")
+    p.add_argument("prompt", nargs="?", help="ask once and exit; without it, chat interactively")
+    p.add_argument("--provider", choices=registry.names(), help="model provider (default: local)")
+    p.add_argument("--model", help="model name (default: the provider's)")
+    p.add_argument("--system", help="system prompt")
+    p.add_argument("--temperature", help="0 is greedy and deterministic")
+    p.add_argument("--max-tokens", help="answer length limit in tokens")
+    p.add_argument("--seed", help="sampling seed")
+    p.add_argument("--rate", help="echo provider speed in tokens/s (0: unlimited)")
+    p.add_argument("--stats", action="store_true", help="print the answer's stats as JSON on stderr's last line")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Build validated settings from parsed flags; raises ``ConfigError``."""
+    raw = {
+        "provider": args.provider,
+        "model": args.model,
+        "system_prompt": args.system,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "seed": args.seed,
+        "echo_rate": args.rate,
+    }
+    return Settings.from_env(**coerce({k: v for k, v in raw.items() if v is not None}))
+
+
+class ConsoleSink:
+    """Writes deltas as they come, flushing each, with no newline per token."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = out
+        self.err = err
+        self.failed: ChatError | None = None
+        self._column = 0
+
+    async def handle(self, event: Event) -> None:
+        """Render one event."""
+        match event:
+            case TextDelta(text=text):
+                self._write(text)
+            case Replace(text=text, reason=reason):
+                self._newline()
+                self.err.write(f"[replaced: {reason}]\n")
+                self._write(text)
+            case Notice(message=message):
+                self._newline()
+                self.err.write(f"[{message}]\n")
+                self.err.flush()
+            case Done():
+                self._newline()
+            case Failed(error=error):
+                self._newline()
+                self.failed = error
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+        self._column = 0 if text.endswith("\n") else self._column + len(text)
+
+    def _newline(self) -> None:
+        if self._column:
+            self.out.write("\n")
+            self.out.flush()
+            self._column = 0
+
+
+async def answer(session: ChatSession, prompt: str, sink: ConsoleSink) -> tuple[int, Stats | None]:
+    """Stream one answer to ``sink``; returns the exit code and the stats."""
+    turn = session.start(prompt)
+    try:
+        stats = await turn.run(sink.handle)
+    except asyncio.CancelledError:  # Ctrl-C: the stream is closed, the partial answer stays
+        sink._newline()
+        return EXIT_INTERRUPTED, turn.stats
+    if sink.failed is not None:
+        sink.err.write(f"error: {sink.failed}\n")
+        sink.failed = None
+        return EXIT_FAILED, stats
+    return EXIT_OK, stats
+
+
+def _print_stats(stats: Stats | None, err: TextIO) -> None:
+    if stats is not None:
+        err.write(json.dumps(stats.to_dict()) + "\n")
+        err.flush()
+
+
+def _run_once(session: ChatSession, prompt: str, args: argparse.Namespace) -> int:
+    sink = ConsoleSink(sys.stdout, sys.stderr)
+    code, stats = asyncio.run(answer(session, prompt, sink))
+    if args.stats:
+        _print_stats(stats, sys.stderr)
+    return code
+
+
+def _interactive(session: ChatSession, args: argparse.Namespace) -> int:
+    s = session.settings
+    sys.stderr.write(f"Chatting with {s.provider}. /quit or Ctrl-D to end, Ctrl-C stops an answer.\n")
+    while True:
+        try:
+            line = input("> ")
+        except EOFError:
+            sys.stderr.write("\n")
+            return EXIT_OK
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            return EXIT_INTERRUPTED
+        if line.strip() in {"/quit", "/exit"}:
+            return EXIT_OK
+        try:
+            _run_once(session, line, args)
+        except InputError as err:
+            sys.stderr.write(f"error: {err}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        from dotenv import load_dotenv
+
+        load_dotenv()
+        session = ChatSession(settings_from_args(args))
+        session.provider()  # a missing key fails here, before any prompt
+        if args.prompt is None:
+            return _interactive(session, args)
+        return _run_once(session, args.prompt, args)
+    except (ConfigError, InputError) as err:
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_USAGE

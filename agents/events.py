@@ -1,0 +1,101 @@
+"""Typed events: the one stream every sink (Chainlit UI, CLI, SSE) consumes.
+
+A stream is a sequence of ``TextDelta``/``Replace``/``Notice`` events that ends
+with exactly one ``Done`` or ``Failed``.  Sinks dispatch with ``match``; no
+sink ever sniffs text for errors.
+
+Why no ``snapshot`` on every delta: building the full text for each token is
+quadratic in the answer's length (a 20k-token answer would copy ~1 GB).  A
+delta carries its ``offset`` instead, and ``Done``/``Failed`` carry the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from agents.errors import ChatError
+
+Outcome = Literal["complete", "cancelled", "error", "blocked", "interrupted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Figures for one answer."""
+
+    provider: str
+    model: str
+    outcome: Outcome
+    ttft_ms: float | None
+    total_ms: float
+    tokens: int
+    tokens_per_s: float | None
+    chunks: int = 0
+    retries: int = 0
+    resumes: tuple[int, ...] = ()
+    verdicts: tuple[Mapping[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        data = asdict(self)
+        data["resumes"] = list(self.resumes)
+        data["verdicts"] = [dict(v) for v in self.verdicts]
+        return data
+
+    def summary(self) -> str:
+        """The compact one-line form shown under an answer."""
+        ttft = "-" if self.ttft_ms is None else f"{self.ttft_ms:,.0f} ms"
+        rate = "-" if self.tokens_per_s is None else f"{self.tokens_per_s:,.1f}"
+        parts = [f"TTFT {ttft}", f"{self.tokens:,} tokens", f"{rate} tok/s", f"{self.total_ms / 1000:,.2f} s"]
+        if self.retries:
+            parts.append(f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}")
+        if self.outcome != "complete":
+            parts.append(self.outcome)
+        return " · ".join(parts) + f" · {self.provider}/{self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """New text to append to what is on screen."""
+
+    text: str
+    #: Length of the visible text before this delta.
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """Replace everything shown so far (a guardrail redacted already-shown text)."""
+
+    text: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should see besides the answer: a retry, a resume, a verdict."""
+
+    kind: str
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The stream ended normally (complete, cancelled or blocked); ``text`` is all that was shown."""
+
+    text: str
+    stats: Stats
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The stream ended on an error; ``text`` is the partial answer that stays on screen."""
+
+    error: ChatError
+    text: str
+    stats: Stats
+
+
+Event = TextDelta | Replace | Notice | Done | Failed

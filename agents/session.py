@@ -1,0 +1,130 @@
+"""A chat session: settings, multi-turn history, and one turn at a time.
+
+Every sink drives answers the same way::
+
+    turn = session.start(user_text)      # raises InputError / ConfigError at once
+    stats = await turn.run(handle_event) # handle_event gets every Event
+
+If the sink is cancelled (Stop, Ctrl-C, client gone), ``run`` closes the stream
+so the provider stops within one token, and ``turn.stats`` / ``turn.text`` still
+hold the figures and the partial answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
+from agents.inputs import clean_input
+from agents.providers import registry
+from agents.providers.base import ChatMessage, Provider
+from agents.runner import Runner
+from agents.settings import Settings
+from agents.stats import Clock
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class Turn:
+    """One user message and the answer being streamed for it."""
+
+    def __init__(self, session: ChatSession, user_text: str, provider: Provider) -> None:
+        self.session = session
+        self.user_text = user_text
+        self.provider = provider
+        self.runner = Runner(provider, clock=session.clock)
+        self._shown: list[str] = []
+        self._recorded = False
+
+    @property
+    def text(self) -> str:
+        """What the user has been shown of the answer so far."""
+        return "".join(self._shown)
+
+    @property
+    def stats(self) -> Stats | None:
+        """The answer's figures once it has ended (however it ended)."""
+        return self.runner.stats
+
+    def messages(self) -> list[ChatMessage]:
+        """System prompt, history, and this turn's user message."""
+        system = self.session.settings.system_prompt
+        head = [ChatMessage("system", system)] if system else []
+        return [*head, *self.session.history, ChatMessage("user", self.user_text)]
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
+        settings = self.session.settings
+        try:
+            async for event in self.runner.run(self.messages(), settings.params()):
+                self._observe(event)
+                yield event
+        finally:
+            self._record()
+
+    async def run(self, handle: Handler) -> Stats | None:
+        """Feed every event to ``handle``; on any exit the provider stream is closed."""
+        async with aclosing(self.events()) as events:
+            async for event in events:
+                await handle(event)
+        return self.stats
+
+    def _observe(self, event: Event) -> None:
+        match event:
+            case TextDelta(text=text):
+                self._shown.append(text)
+            case Replace(text=text) | Done(text=text) | Failed(text=text):
+                self._shown = [text]
+            case _:
+                pass
+
+    def _record(self) -> None:
+        """Add this exchange to the history: what the user saw, partial or not."""
+        if self._recorded:
+            return
+        self._recorded = True
+        self.session.history.append(ChatMessage("user", self.user_text))
+        if answer := self.text:
+            self.session.history.append(ChatMessage("assistant", answer))
+
+
+class ChatSession:
+    """Settings and history for one user; the CLI, Chainlit and SSE each hold one."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock = time.perf_counter) -> None:
+        self.settings = settings or Settings.from_env()
+        self.history: list[ChatMessage] = []
+        self.clock = clock
+        self._provider: Provider | None = None
+        self._provider_key: tuple[Any, ...] | None = None
+
+    def provider(self) -> Provider:
+        """The provider for the current settings, built once per distinct configuration."""
+        s = self.settings
+        key = (s.provider, s.model, s.echo_rate)
+        if self._provider is None or key != self._provider_key:
+            self._provider = registry.create(s)
+            self._provider_key = key
+        return self._provider
+
+    def update(self, **changes: Any) -> Settings:
+        """Apply setting changes for the next message; on any error the old settings stay."""
+        candidate = self.settings.replace(**changes)
+        if candidate.provider != self.settings.provider:
+            spec = registry.get(candidate.provider)
+            if (err := spec.missing_key()) is not None:
+                raise err
+        self.settings = candidate
+        return candidate
+
+    def start(self, user_text: str) -> Turn:
+        """Check the message and the provider; raises ``InputError`` / ``ConfigError``."""
+        text = clean_input(user_text, self.settings.max_input_chars)
+        return Turn(self, text, self.provider())
+
+    def clear(self) -> None:
+        """Forget the conversation (settings stay)."""
+        self.history.clear()

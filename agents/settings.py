@@ -1,0 +1,114 @@
+"""One typed settings object per session, validated once where it is parsed.
+
+The Chainlit settings panel, the CLI flags and the SSE request body all end up
+here; an invalid value raises ``InvalidSetting`` with a one-line message and
+the session keeps its previous settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agents.errors import InvalidSetting
+from agents.providers.base import GenerationParams
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and briefly."
+DEFAULT_MAX_INPUT_CHARS = 32_000
+MAX_TOKENS_LIMIT = 32_768
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidSetting(name, raw, "a whole number") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A session's settings.  Construct with keywords; every field is validated."""
+
+    provider: str = "local"
+    #: ``None``: the provider's default model.
+    model: str | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    #: ``None``: the provider's default.  0 is greedy (deterministic).
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    #: Tokens/s of the echo provider; 0 means unlimited.
+    echo_rate: float = 50.0
+    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS
+
+    def __post_init__(self) -> None:
+        from agents.providers import registry  # late: providers register themselves on import
+
+        registry.get(self.provider)  # raises UnknownProvider
+        if self.temperature is not None and not (0.0 <= self.temperature <= 2.0):
+            raise InvalidSetting("temperature", self.temperature, "a number from 0 to 2")
+        if self.max_tokens is not None and not (1 <= self.max_tokens <= MAX_TOKENS_LIMIT):
+            raise InvalidSetting("max_tokens", self.max_tokens, f"a whole number from 1 to {MAX_TOKENS_LIMIT}")
+        if self.seed is not None and not (0 <= self.seed < 2**32):
+            raise InvalidSetting("seed", self.seed, "a whole number from 0 to 4294967295")
+        if not math.isfinite(self.echo_rate) or self.echo_rate < 0:
+            raise InvalidSetting("echo_rate", self.echo_rate, "tokens per second, 0 for unlimited")
+        if self.max_input_chars < 1:
+            raise InvalidSetting("max_input_chars", self.max_input_chars, "a positive whole number")
+        if len(self.system_prompt) > self.max_input_chars:
+            raise InvalidSetting("system_prompt", self.system_prompt, f"at most {self.max_input_chars:,} characters")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Defaults, then environment variables, then ``overrides``."""
+        base: dict[str, Any] = {
+            "provider": os.environ.get("DEFAULT_PROVIDER") or "local",
+            "max_input_chars": _env_int("MAX_INPUT_CHARS", DEFAULT_MAX_INPUT_CHARS),
+        }
+        if prompt := os.environ.get("SYSTEM_PROMPT"):
+            base["system_prompt"] = prompt
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    def params(self) -> GenerationParams:
+        """The sampling parameters to hand a provider."""
+        return GenerationParams(
+            model=self.model, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed
+        )
+
+
+def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn loosely typed values (widget strings, blanks) into ``Settings`` field types.
+
+    Blank strings mean "the default" (``None``).  Raises ``InvalidSetting``.
+    """
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "" and name in {"model", "temperature", "max_tokens", "seed"}:
+                out[name] = None
+                continue
+        try:
+            if name in {"max_tokens", "seed", "max_input_chars"} and value is not None:
+                as_float = float(value)
+                if not as_float.is_integer():
+                    raise ValueError
+                value = int(as_float)
+            elif name in {"temperature", "echo_rate"} and value is not None:
+                value = float(value)
+        except (TypeError, ValueError):
+            raise InvalidSetting(name, value, "a number") from None
+        out[name] = value
+    return out

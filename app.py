@@ -1,0 +1,56 @@
+"""Chainlit handlers: glue only.  The work happens in ``agents`` (engine) and ``ui`` (rendering)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import chainlit as cl
+from dotenv import load_dotenv
+
+from agents.errors import ChatError
+from agents.session import ChatSession
+from ui import panel
+from ui.sink import ChainlitSink, show_error
+from ui.startup import greeting, preload
+
+load_dotenv()
+SESSION_KEY = "chat"
+
+
+def _session() -> ChatSession:
+    return cl.user_session.get(SESSION_KEY)
+
+
+@cl.on_chat_start
+async def start() -> None:
+    session = ChatSession()
+    cl.user_session.set(SESSION_KEY, session)
+    await cl.ChatSettings(panel.widgets(session.settings)).send()
+    preload(session)
+    await cl.Message(content=greeting(session)).send()
+
+
+@cl.on_settings_update
+async def settings_update(values: dict) -> None:
+    session = _session()
+    try:
+        session.update(**panel.changes(values))
+    except ChatError as err:
+        await show_error(err)
+        await cl.ChatSettings(panel.widgets(session.settings)).send()  # show what is really in force
+
+
+@cl.on_message
+async def message(msg: cl.Message) -> None:
+    session = _session()
+    try:
+        turn = session.start(msg.content)
+    except ChatError as err:
+        await show_error(err)
+        return
+    sink = ChainlitSink()
+    try:
+        await turn.run(sink.handle)
+    except asyncio.CancelledError:  # Stop: the stream is closed; keep the partial answer
+        await sink.cancelled(turn.text, turn.stats)
+        raise

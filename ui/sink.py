@@ -1,0 +1,52 @@
+"""Render the runner's typed events into one streaming Chainlit message."""
+
+from __future__ import annotations
+
+import chainlit as cl
+
+from agents.errors import ChatError
+from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+
+STATS_AUTHOR = "stats"
+
+
+async def show_error(error: ChatError | str) -> None:
+    """One clear line, never a stack trace."""
+    await cl.ErrorMessage(content=str(error), author="Error").send()
+
+
+class ChainlitSink:
+    """Streams an answer into one message; the partial text stays on any ending."""
+
+    def __init__(self) -> None:
+        self.message = cl.Message(content="")
+        self._finished = False
+
+    async def handle(self, event: Event) -> None:
+        """Render one event."""
+        match event:
+            case TextDelta(text=text):
+                await self.message.stream_token(text)
+            case Replace(text=text):
+                await self.message.stream_token(text, is_sequence=True)
+            case Notice(message=message):
+                await cl.Message(content=f"_{message}_", author="notice").send()
+            case Done(text=text, stats=stats):
+                await self._finish(text, stats)
+            case Failed(error=error, text=text, stats=stats):
+                await self._finish(text, stats)
+                await show_error(error)
+
+    async def cancelled(self, text: str, stats: Stats | None) -> None:
+        """Stop was pressed: keep what was shown and say so."""
+        await self._finish(text, stats)
+
+    async def _finish(self, text: str, stats: Stats | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if text or self.message.streaming:
+            self.message.content = text
+            await self.message.send()
+        if stats is not None:
+            await cl.Message(content=f"`{stats.summary()}`", author=STATS_AUTHOR).send()

@@ -1,0 +1,48 @@
+"""What a new chat shows first, and warming the embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from agents.errors import ChatError
+from agents.providers import registry
+from agents.session import ChatSession
+
+log = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()
+
+
+def greeting(session: ChatSession) -> str:
+    """The welcome line: which provider and model answer."""
+    s = session.settings
+    try:
+        model = session.provider().model
+    except ChatError as err:
+        return f"Hi! The {s.provider} provider is not ready: {err}"
+    label = registry.get(s.provider).label
+    return (
+        f"Hi! Answers come from **{label}**, model `{model}`, streamed token by token. "
+        "Change provider, model and sampling in the settings panel; press Stop to halt an answer."
+    )
+
+
+def preload(session: ChatSession) -> None:
+    """Load the local model in the background so the first answer starts fast."""
+    if session.settings.provider != "local":
+        return
+    from agents.providers.local import LocalProvider
+
+    provider = session.provider()
+    if not isinstance(provider, LocalProvider):
+        return
+
+    async def load() -> None:
+        try:
+            await provider.engine.ensure_loaded()
+        except Exception:  # the first message will show the error in one line
+            log.exception("preloading the local model failed")
+
+    task = asyncio.create_task(load())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
