@@ -19,6 +19,7 @@ from typing import Any
 
 from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
 from agents.inputs import clean_input
+from agents.pipeline import apply, stages_for
 from agents.providers import registry
 from agents.providers.base import ChatMessage, Provider
 from agents.runner import Runner
@@ -37,6 +38,7 @@ class Turn:
         self.provider = provider
         self.runner = Runner(provider, clock=session.clock)
         self._shown: list[str] = []
+        self._final: Stats | None = None
         self._recorded = False
 
     @property
@@ -47,7 +49,7 @@ class Turn:
     @property
     def stats(self) -> Stats | None:
         """The answer's figures once it has ended (however it ended)."""
-        return self.runner.stats
+        return self._final or self.runner.stats
 
     def messages(self) -> list[ChatMessage]:
         """System prompt, history, and this turn's user message."""
@@ -58,10 +60,12 @@ class Turn:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
+        events = apply(self.runner.run(self.messages(), settings.params()), stages_for(settings))
         try:
-            async for event in self.runner.run(self.messages(), settings.params()):
-                self._observe(event)
-                yield event
+            async with aclosing(events):
+                async for event in events:
+                    self._observe(event)
+                    yield event
         finally:
             self._record()
 
@@ -76,8 +80,11 @@ class Turn:
         match event:
             case TextDelta(text=text):
                 self._shown.append(text)
-            case Replace(text=text) | Done(text=text) | Failed(text=text):
+            case Replace(text=text):
                 self._shown = [text]
+            case Done(text=text, stats=stats) | Failed(text=text, stats=stats):
+                self._shown = [text]
+                self._final = stats
             case _:
                 pass
 
