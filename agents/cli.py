@@ -1,6 +1,7 @@
 """The terminal client: streams answers to stdout as they arrive.
 
     python -m agents "PROMPT"        one answer, then exit
+    python -m agents - < FILE        the same, with the prompt read from stdin
     python -m agents                 interactive chat; /quit or Ctrl-D ends it
 
 Exit codes: 0 complete; 1 the provider failed; 2 usage or configuration error
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags."""
     p = _Parser(prog="python -m agents", description="Stream a chat answer in the terminal.")
-    p.add_argument("prompt", nargs="?", help="ask once and exit; without it, chat interactively")
+    p.add_argument("prompt", nargs="?", help="ask once and exit ('-' reads it from stdin); without it, chat interactively")
     p.add_argument("--provider", choices=registry.names(), help="model provider (default: local)")
     p.add_argument("--model", help="model name (default: the provider's)")
     p.add_argument("--system", help="system prompt")
@@ -164,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         session.provider()  # a missing key fails here, before any prompt
         if args.prompt is None:
             return _interactive(session, args)
-        return _run_once(session, args.prompt, args)
+        prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+        return _run_once(session, prompt, args)
     except (ConfigError, InputError) as err:
         sys.stderr.write(f"error: {err}\n")
         return EXIT_USAGE
