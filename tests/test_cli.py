@@ -66,7 +66,8 @@ def test_huge_input_is_refused_clearly() -> None:
 
 def test_ctrl_c_leaves_the_partial_answer_and_exits_130() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "agents", "--provider", "echo", "--rate", "10", "--stats", "a b c d e f g h i j k l"],
+        [sys.executable, "-u", "-m", "agents", "--provider", "echo", "--rate", "10", "--stats",
+         "a b c d e f g h i j k l"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
     )
     assert proc.stdout is not None and proc.stderr is not None

@@ -18,7 +18,8 @@ def test_pieces_concatenate_to_the_input(text: str) -> None:
 
 async def run(provider: EchoProvider, text: str, continue_from: str = "", max_tokens: int | None = None) -> list[str]:
     messages = [ChatMessage("system", "s"), ChatMessage("user", text)]
-    return [p async for p in provider.stream(messages, GenerationParams(max_tokens=max_tokens), continue_from=continue_from)]
+    params = GenerationParams(max_tokens=max_tokens)
+    return [p async for p in provider.stream(messages, params, continue_from=continue_from)]
 
 
 async def test_rate_sleeps_between_pieces() -> None:

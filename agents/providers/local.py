@@ -13,6 +13,7 @@ checks a stop flag between tokens, so Stop halts it within one token.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import importlib.util
 import os
@@ -232,6 +233,24 @@ class LocalModel:
         """Load the model on its worker thread (a no-op once loaded)."""
         await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
 
+    async def render(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text the model would see for ``messages`` (for tests and debugging)."""
+
+        def work() -> str:
+            llm = self._load()
+            as_dicts = [{"role": m.role, "content": m.content} for m in messages]
+            tokens = self._prompt_tokens(llm, as_dicts, reserve=0)
+            return llm.detokenize(tokens, special=True).decode("utf-8", "replace")
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def close(self) -> None:
+        """Free the model (at exit, while the interpreter can still run llama.cpp's cleanup)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
     async def wait_idle(self) -> None:
         """Wait until the worker has finished every generation handed to it."""
         await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
@@ -269,6 +288,12 @@ class LocalModel:
 
 _MODELS: dict[Path, LocalModel] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    for model in _MODELS.values():
+        model.close()
 
 
 def shared_model(path: Path | None = None) -> LocalModel:
