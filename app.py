@@ -12,6 +12,7 @@ from agents.session import ChatSession
 from ui import panel
 from ui.sink import ChainlitSink, show_error
 from ui.startup import greeting, preload
+from web import mount  # noqa: F401  SSE API, /metrics, optional login (docs/http-api.md)
 
 load_dotenv()
 SESSION_KEY = "chat"

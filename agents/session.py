@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+from agents import observe
 from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
 from agents.inputs import clean_input
 from agents.pipeline import apply, stages_for
@@ -61,6 +62,7 @@ class Turn:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
         events = apply(self.runner.run(self.messages(), settings.params()), stages_for(settings))
+        events = observe.watch(events, lambda: self.stats)  # metrics + one log line, whatever the sink
         try:
             async with aclosing(events):
                 async for event in events:

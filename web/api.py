@@ -1,0 +1,141 @@
+"""HTTP routes on the Chainlit app's own FastAPI server: SSE chat streams, /metrics, a demo page.
+
+    POST /api/chat/stream   JSON body {"messages": [...], "provider"?, "model"?, "buffer"?, ...}
+    GET  /api/stream        ?prompt=...&provider=... (the EventSource-friendly form)
+    GET  /metrics           Prometheus text exposition
+    GET  /stream            a small EventSource page that shows a live stream
+
+Both stream routes run a ``ChatSession`` turn, exactly as the Chainlit UI does
+(runner, guardrails, buffering, resume), and encode its events with
+``web.sse``.  When the client disconnects, Starlette cancels the response
+task; closing the event stream then closes the provider's stream, so
+generation stops within one token.
+
+Chainlit serves its frontend from a ``GET /{full_path:path}`` catch-all, so
+``install`` puts these routes in front of every existing route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from agents import observe
+from agents.session import Turn
+from web import auth, sse
+from web.request import ChatRequest, RequestError, max_body_bytes, open_turn, parse_body, parse_query
+
+STATIC = Path(__file__).parent / "static"
+_INSTALLED = "guarded_stream_api_installed"
+
+
+def _refuse(status: int, message: str) -> JSONResponse:
+    observe.rejected(status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _unauthorized(request: Request) -> JSONResponse | None:
+    if auth.authorized(request.headers.get("authorization"), request.query_params.get("token")):
+        return None
+    return _refuse(401, "Missing or wrong bearer token: send 'Authorization: Bearer <API_BEARER_TOKEN>'.")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes whether or not Content-Length is sent."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise RequestError(413, f"The body is larger than the {limit:,}-byte limit.")
+        except ValueError:
+            raise RequestError(400, "The Content-Length header is not a number.") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"The body is larger than the {limit:,}-byte limit.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _frames(turn: Turn) -> AsyncGenerator[bytes, None]:
+    """The turn's events as SSE frames; closing this closes the provider's stream."""
+    async with aclosing(turn.events()) as events:
+        async for event in events:
+            yield sse.encode(event)
+
+
+def _stream(request: ChatRequest) -> Response:
+    try:
+        turn = open_turn(request)
+    except RequestError as err:
+        return _refuse(err.status, err.message)
+    return StreamingResponse(_frames(turn), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+
+async def chat_stream(request: Request) -> Response:
+    """``POST /api/chat/stream``: stream the answer to a JSON chat request as SSE."""
+    if (refused := _unauthorized(request)) is not None:
+        return refused
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        return _refuse(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        parsed = parse_body(await _read_body(request, max_body_bytes()))
+    except RequestError as err:
+        return _refuse(err.status, err.message)
+    return _stream(parsed)
+
+
+async def query_stream(request: Request) -> Response:
+    """``GET /api/stream?prompt=...``: the EventSource form of ``chat_stream``."""
+    if (refused := _unauthorized(request)) is not None:
+        return refused
+    try:
+        if len(str(request.url.query)) > max_body_bytes():
+            raise RequestError(414, "The query string is too long.")
+        parsed = parse_query({k: request.query_params.getlist(k) for k in request.query_params.keys()})
+    except RequestError as err:
+        return _refuse(err.status, err.message)
+    return _stream(parsed)
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics``: Prometheus text exposition."""
+    if (refused := _unauthorized(request)) is not None:
+        return refused
+    body, content_type = observe.exposition()
+    return Response(body, media_type=content_type)
+
+
+async def page() -> HTMLResponse:
+    """``GET /stream``: the EventSource demo page."""
+    return HTMLResponse((STATIC / "stream.html").read_text(encoding="utf-8"))
+
+
+def build_router(prefix: str = "") -> APIRouter:
+    """The API's routes under ``prefix`` (Chainlit's root path, usually empty)."""
+    router = APIRouter(prefix=prefix)
+    router.add_api_route("/api/chat/stream", chat_stream, methods=["POST"], include_in_schema=False)
+    router.add_api_route("/api/stream", query_stream, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/stream", page, methods=["GET"], include_in_schema=False)
+    return router
+
+
+def install(app: FastAPI, prefix: str = "") -> None:
+    """Add the routes to ``app`` ahead of every existing route (Chainlit's catch-all); idempotent."""
+    if getattr(app.state, _INSTALLED, False):
+        return
+    before = len(app.router.routes)
+    app.include_router(build_router(prefix))
+    added = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = added
+    setattr(app.state, _INSTALLED, True)

@@ -1,0 +1,66 @@
+"""Optional protection: a bearer token for the API, and Chainlit's password login.
+
+Both are off unless their environment variables are set:
+
+    API_BEARER_TOKEN                 the API (/api/*, /metrics) needs ``Authorization: Bearer <token>``
+    CHAT_USERNAME, CHAT_PASSWORD     the Chainlit UI asks for this login
+    CHAINLIT_AUTH_SECRET             required by Chainlit once a login is on (``chainlit create-secret``)
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+TOKEN_VAR = "API_BEARER_TOKEN"
+USER_VAR = "CHAT_USERNAME"
+PASSWORD_VAR = "CHAT_PASSWORD"
+
+
+def bearer_token() -> str | None:
+    """The configured API token, or ``None`` when the API is open."""
+    return os.environ.get(TOKEN_VAR, "").strip() or None
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def authorized(header: str | None, query_token: str | None = None) -> bool:
+    """Whether a request may use the API: no token configured, or the right one given.
+
+    ``query_token`` is the ``?token=`` parameter, accepted because a browser's
+    EventSource cannot send headers.  Prefer the header: URLs end up in
+    histories and proxy logs.
+    """
+    expected = bearer_token()
+    if expected is None:
+        return True
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and _same(value.strip(), expected):
+            return True
+    return query_token is not None and _same(query_token, expected)
+
+
+def check_password(username: str, password: str) -> bool:
+    """Whether ``username``/``password`` match the configured login (constant time)."""
+    user, secret = os.environ.get(USER_VAR, ""), os.environ.get(PASSWORD_VAR, "")
+    if not user or not secret:
+        return False
+    return _same(username, user) & _same(password, secret)
+
+
+def enable_password_login() -> bool:
+    """Register Chainlit's password callback when ``CHAT_USERNAME`` and ``CHAT_PASSWORD`` are set."""
+    if not (os.environ.get(USER_VAR) and os.environ.get(PASSWORD_VAR)):
+        return False
+    import chainlit as cl
+
+    @cl.password_auth_callback
+    async def _login(username: str, password: str) -> cl.User | None:
+        if check_password(username, password):
+            return cl.User(identifier=username, metadata={"provider": "credentials"})
+        return None
+
+    return True

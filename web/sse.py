@@ -1,0 +1,68 @@
+"""Encode the typed event stream as Server-Sent Events.
+
+One event becomes one SSE frame with a name and a single line of JSON data:
+
+    event: delta      data: {"text": "..."}                    new text to append
+    event: replace    data: {"text": "...", "reason": "..."}   replace all text shown so far
+    event: notice     data: {"kind": "...", "message": "...", "data": {...}}
+    event: done       data: {<stats>}                          the answer ended (complete, cancelled, blocked)
+    event: error      data: {"message": "...", "kind": "...", "stats": {<stats>}}
+
+``json.dumps`` escapes newlines, so a data line can never be split, whatever
+the text holds.  ``error`` is also used for a request refused after the stream
+started (there is none today: requests are validated before the first byte).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agents.events import Done, Event, Failed, Notice, Replace, TextDelta
+
+MEDIA_TYPE = "text/event-stream"
+
+#: Headers for every SSE response: no caching, and no proxy buffering (nginx honours X-Accel-Buffering).
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def frame(name: str, data: Any) -> bytes:
+    """One SSE frame: ``event: NAME`` and one ``data:`` line of compact JSON."""
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return f"event: {name}\ndata: {payload}\n\n".encode()
+
+
+def comment(text: str = "") -> bytes:
+    """An SSE comment line, which clients ignore (used as a keep-alive)."""
+    return f": {text}\n\n".encode()
+
+
+def encode(event: Event) -> bytes:
+    """The SSE frame for one typed event."""
+    match event:
+        case TextDelta(text=text):
+            return frame("delta", {"text": text})
+        case Replace(text=text, reason=reason):
+            return frame("replace", {"text": text, "reason": reason})
+        case Notice(kind=kind, message=message, data=data):
+            return frame("notice", {"kind": kind, "message": message, "data": dict(data)})
+        case Done(stats=stats):
+            return frame("done", stats.to_dict())
+        case Failed(error=error, stats=stats):
+            return frame("error", {"message": str(error), "kind": error.kind, "stats": stats.to_dict()})
+    raise TypeError(f"not an event: {event!r}")
+
+
+def parse(body: str) -> list[tuple[str, Any]]:
+    """Split an SSE body into ``(event name, decoded JSON data)`` pairs; comments are skipped."""
+    out: list[tuple[str, Any]] = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data.append(line[len("data:") :].removeprefix(" "))
+        if data:
+            out.append((name, json.loads("\n".join(data))))
+    return out
