@@ -156,6 +156,11 @@ def _interactive(session: ChatSession, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:  # subcommand; `python -m agents -- compare` still asks the word itself
+        from agents.compare import main as compare
+
+        return compare(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         from dotenv import load_dotenv
