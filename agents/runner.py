@@ -4,29 +4,135 @@ Every sink (Chainlit, the CLI, SSE) consumes ``Runner.run``'s events.  A run
 ends with exactly one ``Done`` or ``Failed``; if the consumer stops iterating
 (Stop, Ctrl-C, a client disconnect) the provider's stream is closed at once and
 ``runner.stats`` holds the figures with outcome ``cancelled``.
+
+Resume on error: when the stream breaks with a ``RetryableError`` (including
+``Stalled``: no token within ``stall_timeout``), the runner says so with a
+``Notice("retrying")``, waits as its ``RetryPolicy`` says, and asks the provider
+(or the next failover provider) to ``continue_from`` the text already
+delivered, in the same answer.  For providers without ``exact_continuation``
+the repeat at the seam is removed (``agents.seam``).  When the attempts run
+out, the run ends with ``Failed`` and outcome ``interrupted``; the partial
+answer stays.
+
+Reads from a provider's generator run in a task that is kept across the stall
+timer, so a timeout never abandons a read half-way: the task is cancelled and
+awaited (the generator unwinds its own ``finally``), then the stream is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random as _random
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
+from typing import Any
 
-from agents.errors import ChatError, ProviderError
-from agents.events import Done, Event, Failed, Stats, TextDelta
+from agents.errors import (
+    ChatError,
+    ConnectionLost,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    RetryableError,
+    ServerError,
+    Stalled,
+)
+from agents.events import Done, Event, Failed, Notice, Stats, TextDelta
+from agents.faults import FaultInjector
 from agents.providers.base import ChatMessage, GenerationParams, Provider
+from agents.retry import Backoff, RetryPolicy
+from agents.seam import SeamTrimmer
 from agents.stats import Clock, StatsRecorder
 
 log = logging.getLogger(__name__)
 
+Sleep = Callable[[float], Awaitable[Any]]
+#: Seconds without a token after which a stream counts as dropped.
+DEFAULT_STALL_TIMEOUT = 30.0
+_END = object()
+
+
+class _Reader:
+    """Reads one provider stream piece by piece, with a stall timer that never abandons a read."""
+
+    def __init__(self, stream: AsyncGenerator[str, None], timeout: float | None, provider: str) -> None:
+        self._stream = stream
+        self._timeout = timeout
+        self._provider = provider
+        self._task: asyncio.Task[object] | None = None
+
+    async def _read(self) -> object:
+        try:
+            return await anext(self._stream)
+        except StopAsyncIteration:
+            return _END
+
+    async def next(self) -> str | None:
+        """The next piece, ``None`` at the end; raises ``Stalled`` after ``timeout`` without one."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._read())
+        done, _ = await asyncio.wait((self._task,), timeout=self._timeout)
+        if not done:
+            raise Stalled(
+                f"No token from {self._provider} for {self._timeout:g} s.", provider=self._provider
+            )
+        task, self._task = self._task, None
+        item = task.result()
+        return None if item is _END else str(item)
+
+    async def aclose(self) -> None:
+        """Cancel a read under way, let the generator unwind, then close it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait((task,))
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("a cancelled read from %s ended with %r", self._provider, task.exception())
+        await self._stream.aclose()
+
+
+def _what_broke(err: RetryableError, timeout: float | None) -> str:
+    """A short phrase for the retry notice."""
+    match err:
+        case Stalled():
+            return "stalled (no token for {:g} s)".format(timeout or 0)
+        case ConnectionLost():
+            return "connection lost"
+        case RateLimited():
+            return "rate limited (429)"
+        case ServerError(status=status):
+            return f"server error ({status})" if status else "server error"
+        case ProviderTimeout():
+            return "request timed out"
+        case _:
+            return "stream broke"
+
 
 class Runner:
-    """Streams one answer from ``provider`` as events, recording its stats."""
+    """Streams one answer from ``provider`` as events, resuming it on retryable errors."""
 
-    def __init__(self, provider: Provider, *, clock: Clock = time.perf_counter) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        clock: Clock = time.perf_counter,
+        retry: RetryPolicy | None = None,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+        faults: FaultInjector | None = None,
+        failover: Sequence[Provider] = (),
+        sleep: Sleep = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
         self.provider = provider
+        self.retry = retry or RetryPolicy()
+        self.stall_timeout = stall_timeout
+        self.faults = faults
+        self.failover = tuple(failover)
         self._clock = clock
+        self._sleep = sleep
+        self._random = random
         #: The last run's figures; set when the run ends, however it ends.
         self.stats: Stats | None = None
         self._parts: list[str] = []
@@ -34,42 +140,138 @@ class Runner:
 
     @property
     def text(self) -> str:
-        """Text delivered so far in the current (or last) run."""
+        """Text delivered so far in the current (or last) run, including any ``continue_from``."""
         return "".join(self._parts)
 
-    async def run(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Event, None]:
-        """Stream the answer to ``messages``."""
+    def _deliver(self, piece: str) -> TextDelta:
+        offset = self._length
+        self._parts.append(piece)
+        self._length += len(piece)
+        return TextDelta(piece, offset)
+
+    async def run(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, *, continue_from: str = ""
+    ) -> AsyncGenerator[Event, None]:
+        """Stream the answer to ``messages``, carrying on after ``continue_from`` if given."""
         recorder = StatsRecorder(self.provider.name, self.provider.model, clock=self._clock)
-        self._parts = []
-        self._length = 0
+        self._parts = [continue_from] if continue_from else []
+        self._length = len(continue_from)
         self.stats = None
+        backoff = Backoff(self.retry, clock=self._clock, random=self._random)
+        chain = (self.provider, *self.failover)
+        current = 0
+        resuming = False
         try:
-            try:
-                async with aclosing(self.provider.stream(messages, params)) as stream:
-                    async for piece in stream:
-                        if not piece:
-                            continue
-                        recorder.token()
-                        offset = self._length
-                        self._parts.append(piece)
-                        self._length += len(piece)
-                        yield TextDelta(piece, offset)
-            except ChatError as err:
-                self.stats = recorder.snapshot("error")
-                yield Failed(err, self.text, self.stats)
-                return
-            except Exception as err:  # a provider bug must not take the session down
-                log.exception("provider %s raised an untyped error", self.provider.name)
-                wrapped = ProviderError(
-                    f"The {self.provider.name} provider failed: {type(err).__name__}: {err}",
-                    provider=self.provider.name,
-                    partial=self.text,
-                )
-                self.stats = recorder.snapshot("error")
-                yield Failed(wrapped, self.text, self.stats)
-                return
+            while True:
+                provider = chain[current]
+                attempt = self._attempt(provider, messages, params, recorder, backoff, resuming)
+                try:
+                    async with aclosing(attempt):
+                        async for event in attempt:
+                            yield event
+                except RetryableError as err:
+                    delay = backoff.next_delay(err)
+                    if delay is None:
+                        yield self._gave_up(err, recorder, backoff.attempt)
+                        self.stats = recorder.snapshot("interrupted")
+                        yield Failed(err, self.text, self.stats)
+                        return
+                    current = min(current + 1, len(chain) - 1)
+                    recorder.retries += 1
+                    recorder.resumes.append(recorder.tokens)
+                    yield self._retrying(err, recorder.tokens, backoff.attempt, delay, chain[current])
+                    await self._sleep(delay)
+                    resuming = True
+                    continue
+                break
             self.stats = recorder.snapshot("complete")
             yield Done(self.text, self.stats)
+        except ChatError as err:
+            self.stats = recorder.snapshot("error")
+            yield Failed(err, self.text, self.stats)
+            return
+        except Exception as err:  # a provider bug must not take the session down
+            log.exception("provider %s raised an untyped error", self.provider.name)
+            wrapped = ProviderError(
+                f"The {self.provider.name} provider failed: {type(err).__name__}: {err}",
+                provider=self.provider.name,
+                partial=self.text,
+            )
+            self.stats = recorder.snapshot("error")
+            yield Failed(wrapped, self.text, self.stats)
+            return
         finally:
             if self.stats is None:
                 self.stats = recorder.snapshot("cancelled")
+
+    async def _attempt(
+        self,
+        provider: Provider,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        recorder: StatsRecorder,
+        backoff: Backoff,
+        resuming: bool,
+    ) -> AsyncGenerator[Event, None]:
+        """One request to ``provider``, continuing after the text delivered so far."""
+        delivered = self.text
+        trimmer = None
+        if delivered and not getattr(provider, "exact_continuation", True):
+            trimmer = SeamTrimmer(delivered)
+        source = self.faults.wrap(provider) if self.faults is not None else provider
+        reader = _Reader(source.stream(messages, params, continue_from=delivered), self.stall_timeout, provider.name)
+        try:
+            while (piece := await reader.next()) is not None:
+                if not piece:
+                    continue
+                recorder.token()
+                backoff.progress()
+                if trimmer is not None:
+                    piece = trimmer.feed(piece)
+                    if not piece:
+                        continue
+                if resuming:
+                    resuming = False
+                    yield self._resumed(recorder, provider, trimmer)
+                yield self._deliver(piece)
+            if trimmer is not None and (tail := trimmer.flush()):
+                if resuming:
+                    resuming = False
+                    yield self._resumed(recorder, provider, trimmer)
+                yield self._deliver(tail)
+            if resuming:
+                yield self._resumed(recorder, provider, trimmer)
+        finally:
+            await reader.aclose()
+
+    def _retrying(self, err: RetryableError, tokens: int, attempt: int, delay: float, nxt: Provider) -> Notice:
+        where = "resuming" if nxt is self.provider or nxt.name == self.provider.name else f"continuing on {nxt.name}"
+        wait = f", in {delay:.1f} s" if delay >= 0.05 else ""
+        plural = "" if tokens == 1 else "s"
+        message = (
+            f"{_what_broke(err, self.stall_timeout)} after {tokens} token{plural}: "
+            f"{where} (attempt {attempt}/{self.retry.max_attempts}{wait})"
+        )
+        data = {
+            "error": err.kind,
+            "tokens": tokens,
+            "attempt": attempt,
+            "max_attempts": self.retry.max_attempts,
+            "delay": delay,
+            "provider": nxt.name,
+        }
+        return Notice("retrying", message, data)
+
+    def _resumed(self, recorder: StatsRecorder, provider: Provider, trimmer: SeamTrimmer | None) -> Notice:
+        position = recorder.resumes[-1] if recorder.resumes else 0
+        data: dict[str, Any] = {"tokens": position, "provider": provider.name, "retries": recorder.retries}
+        if trimmer is not None:
+            data["seam_removed"] = trimmer.removed
+        return Notice("resumed", f"resumed after {position} token{'' if position == 1 else 's'}", data)
+
+    def _gave_up(self, err: RetryableError, recorder: StatsRecorder, attempts: int) -> Notice:
+        message = (
+            f"{_what_broke(err, self.stall_timeout)} after {recorder.tokens} tokens: gave up after "
+            f"{attempts} attempt{'' if attempts == 1 else 's'} to resume; the answer so far is kept"
+        )
+        return Notice("gave_up", message, {"error": err.kind, "tokens": recorder.tokens, "retries": recorder.retries})
