@@ -52,12 +52,13 @@ class EchoProvider:
     ) -> AsyncGenerator[str, None]:
         """Yield the last user message piece by piece, after ``continue_from``."""
         text = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        if params.max_tokens is not None:
+            # The limit is the whole answer's, so a continuation ends where an unbroken answer would.
+            text = "".join(pieces(text)[: params.max_tokens])
         if continue_from and text.startswith(continue_from):
             # Piece boundaries after the cut may differ; the text does not.
             text = text[len(continue_from) :]
         parts = pieces(text)
-        if params.max_tokens is not None:
-            parts = parts[: params.max_tokens]
         delay = 1.0 / self.rate if self.rate > 0 else 0.0
         for part in parts:
             # Even when unlimited, yield to the loop so other sessions run.

@@ -19,8 +19,9 @@ import importlib.util
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,33 @@ class _Job:
 
 
 _DONE = object()
+
+
+@contextmanager
+def _penalty_history(llm: Llama, history: list[int]) -> Iterator[None]:
+    """Make ``llm.generate``'s fresh sampler start having seen ``history``.
+
+    The repeat penalty looks at recently sampled tokens.  ``generate`` builds a
+    new sampler whose history is empty, so a continuation would be penalised
+    differently from an uninterrupted run and greedy decoding would drift after
+    the seam.  Accepting the continued prefix first makes the two identical.
+    """
+    if not history:
+        yield
+        return
+    make = type(llm)._init_sampler
+
+    def init_sampler(*args: Any, **kwargs: Any) -> Any:
+        sampler = make(llm, *args, **kwargs)
+        for token in history:
+            sampler.accept(token)
+        return sampler
+
+    llm._init_sampler = init_sampler  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del llm._init_sampler
 
 
 class LocalModel:
@@ -191,31 +219,36 @@ class LocalModel:
         text_len = len(job.continue_from)
         marks = [(len(generated), text_len)]
         self._remember(prompt, generated, marks)
-        budget = min(max_tokens, self.n_ctx - len(prompt) - len(prefix))
+        # The continued prefix counts against max_tokens, as it would have without the break.
+        budget = min(max_tokens - len(prefix), self.n_ctx - len(prompt) - len(prefix))
+        if budget <= 0:
+            return
         from llama_cpp import llama_vocab_is_eog
 
         vocab = llm._model.vocab
         count = 0
-        for token in llm.generate(
+        tokens = llm.generate(
             prompt + prefix,
             temp=temperature,
             top_k=DEFAULT_SAMPLING.top_k,
             top_p=DEFAULT_SAMPLING.top_p,
             min_p=DEFAULT_SAMPLING.min_p,
             repeat_penalty=DEFAULT_SAMPLING.repeat_penalty,
-        ):
-            self.tokens_generated += 1
-            if job.stop.is_set() or llama_vocab_is_eog(vocab, token):
-                break
-            generated.append(token)
-            piece = decoder.decode(llm.detokenize([token]))
-            if piece:
-                text_len += len(piece)
-                marks.append((len(generated), text_len))
-                job.emit(piece)
-            count += 1
-            if count >= budget or job.stop.is_set():
-                break
+        )
+        with _penalty_history(llm, prefix):
+            for token in tokens:
+                self.tokens_generated += 1
+                if job.stop.is_set() or llama_vocab_is_eog(vocab, token):
+                    break
+                generated.append(token)
+                piece = decoder.decode(llm.detokenize([token]))
+                if piece:
+                    text_len += len(piece)
+                    marks.append((len(generated), text_len))
+                    job.emit(piece)
+                count += 1
+                if count >= budget or job.stop.is_set():
+                    break
         tail = decoder.decode(b"", final=True)
         if tail and not job.stop.is_set():
             job.emit(tail)
