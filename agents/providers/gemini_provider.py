@@ -1,0 +1,267 @@
+"""Google Gemini through ``google-genai`` (not the retired ``google-generativeai``).
+
+Keyed by ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``; ``GEMINI_MODEL`` picks the
+model and ``GEMINI_BASE_URL`` points the SDK at another endpoint (a proxy, or
+the tests' loopback server).  The SDK's retries are off and its HTTP client is
+our own httpx client, so errors come from one transport and the runner decides
+about retries.  A safety block ends the answer with ``ContentBlocked``, keeping
+the text so far.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from agents.errors import AuthError, ConnectionLost, ContentBlocked, ProviderError, ProviderTimeout, ServerError
+from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
+
+if TYPE_CHECKING:
+    import httpx
+    from google.genai import Client, types
+
+ENV_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+ENV_MODEL = "GEMINI_MODEL"
+ENV_BASE_URL = "GEMINI_BASE_URL"
+DEFAULT_MODEL = "gemini-2.5-flash"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 120.0
+
+_LABEL = "Gemini"
+_KEY_HINT = " or ".join(ENV_KEYS)
+BLOCKED_MESSAGE = "The answer was blocked by Gemini's safety filter"
+#: Finish reasons that mean a filter stopped the answer (anything else ends it normally).
+_BLOCKING = {"SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
+             "MODEL_ARMOR", "RECITATION", "IMAGE_RECITATION"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def api_key_from_env() -> str | None:
+    """The first of ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` that is set."""
+    return next((v for v in (os.environ.get(k) for k in ENV_KEYS) if v), None)
+
+
+def to_contents(messages: Sequence[ChatMessage]) -> tuple[str | None, list[dict[str, Any]]]:
+    """Split ``messages`` into Gemini's ``system_instruction`` and ``contents`` (roles user/model).
+
+    Consecutive turns of one role are merged into one content with several
+    parts, since Gemini expects the roles to alternate.
+    """
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content) or None
+    contents: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        role = "model" if m.role == "assistant" else "user"
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].append({"text": m.content})
+        else:
+            contents.append({"role": role, "parts": [{"text": m.content}]})
+    return system, contents
+
+
+def _enum_name(value: object) -> str:
+    """``"SAFETY"`` for ``FinishReason.SAFETY`` or the plain string."""
+    return str(getattr(value, "value", value) or "")
+
+
+def _pinned_timeouts(timeout: httpx.Timeout) -> httpx.AsyncBaseTransport:
+    """An httpx transport that applies ``timeout`` to every request.
+
+    The SDK overrides the client's timeout per request (with none at all unless
+    it also sends a server-side deadline), so our connect/read timeouts are
+    pinned here, below the SDK.
+    """
+    import httpx
+
+    class PinnedTimeouts(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
+            return await super().handle_async_request(request)
+
+    return PinnedTimeouts()
+
+
+class GeminiProvider:
+    """Streams ``generate_content_stream`` from the Gemini API."""
+
+    name = "gemini"
+    #: A continuation is a new request carrying the partial answer; the model may repeat a little at the seam.
+    exact_continuation = False
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+        self._api_key = api_key or api_key_from_env()
+        self._base_url = base_url or os.environ.get(ENV_BASE_URL) or None
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = PerLoop(self._client, _close_client)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP client (it is also closed when the loop shuts down)."""
+        await self._clients.aclose()
+
+    def _client(self) -> tuple[Client, httpx.AsyncClient]:
+        import httpx
+        from google import genai
+        from google.genai import types
+
+        transport = _pinned_timeouts(httpx.Timeout(self._read_timeout, connect=self._connect_timeout))
+        http = httpx.AsyncClient(transport=transport)
+        # Our own client: the SDK then skips aiohttp and its implicit connection retries.
+        options = types.HttpOptions(base_url=self._base_url, httpx_async_client=http)
+        return genai.Client(api_key=self._api_key, vertexai=False, http_options=options), http
+
+    def request(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, continue_from: str = ""
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``generate_content_stream`` for this answer (or its continuation)."""
+        system, contents = to_contents(continuation_messages(messages, continue_from))
+        config: dict[str, Any] = {}
+        if system:
+            config["system_instruction"] = system
+        if params.temperature is not None:
+            config["temperature"] = params.temperature
+        if params.max_tokens is not None:
+            config["max_output_tokens"] = params.max_tokens
+        if params.seed is not None:
+            config["seed"] = params.seed
+        return {"model": params.model or self._model, "contents": contents, "config": config}
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        continue_from: str = "",
+    ) -> AsyncGenerator[str, None]:
+        """Yield the answer's text as Gemini streams it; only new text after ``continue_from``."""
+        import httpx
+        from google.genai import errors as genai_errors
+        from google.genai import types
+
+        body = self.request(messages, params, continue_from)
+        model = body["model"]
+        sent: list[str] = []
+        finished = False
+        try:
+            client, _ = await self._clients.get()
+            chunks = await client.aio.models.generate_content_stream(
+                model=model, contents=body["contents"], config=types.GenerateContentConfig(**body["config"])
+            )
+            async for chunk in chunks:
+                if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
+                    raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), "".join(sent))
+                for text in _texts(chunk):
+                    sent.append(text)
+                    yield text
+                reason = _finish_reason(chunk)
+                if reason in _BLOCKING:
+                    raise self._blocked(reason, "".join(sent))
+                if reason and reason not in {"FINISH_REASON_UNSPECIFIED", "CONTINUATION"}:
+                    finished = True
+        except (genai_errors.APIError, genai_errors.UnknownApiResponseError, httpx.HTTPError) as err:
+            raise self._map(err, model, "".join(sent)) from _cause(err)
+        if not finished:
+            # A clean close without a finish reason is a cut answer, not a complete one.
+            raise ConnectionLost(
+                f"The {_LABEL} stream ended before the answer finished.", provider=self.name, partial="".join(sent)
+            )
+
+    def _blocked(self, reason: str, partial: str) -> ContentBlocked:
+        why = f" ({reason})" if reason else ""
+        kept = "; the text so far is kept." if partial else "."
+        return ContentBlocked(f"{BLOCKED_MESSAGE}{why}{kept}", provider=self.name, partial=partial)
+
+    def _map(self, err: Exception, model: str, partial: str) -> ProviderError:
+        """The project error for a ``google-genai`` or transport error."""
+        import httpx
+        from google.genai import errors as genai_errors
+
+        secrets = (self._api_key,)
+        if isinstance(err, httpx.TimeoutException):
+            return ProviderTimeout(f"{_LABEL} timed out.", provider=self.name, partial=partial)
+        if isinstance(err, httpx.HTTPError):
+            reason = redact(str(err), secrets) or type(err).__name__
+            return ConnectionLost(f"The connection to {_LABEL} was lost: {reason}", provider=self.name, partial=partial)
+        if isinstance(err, genai_errors.UnknownApiResponseError):
+            return ServerError(f"{_LABEL} sent a malformed stream.", provider=self.name, partial=partial)
+        assert isinstance(err, genai_errors.APIError)
+        status = err.code if isinstance(err.code, int) else 0
+        raw = json.dumps(err.details, default=str) if err.details is not None else ""
+        if "API_KEY_INVALID" in raw or status in (401, 403):
+            # Gemini answers a bad key with 400 INVALID_ARGUMENT; the body is left out on purpose.
+            return AuthError(f"{_LABEL} rejected the API key: check {_KEY_HINT}.", provider=self.name, partial=partial)
+        detail = redact(str(err.message or err.status or ""), secrets)
+        if not status:
+            return ServerError(f"{_LABEL} failed mid-answer: {detail}", provider=self.name, partial=partial)
+        headers = getattr(err.response, "headers", None)
+        retry_after = parse_retry_after(dict(headers)) if headers is not None else None
+        if retry_after is None and status == 429:
+            retry_after = _retry_delay(err.details)
+        return error_for_status(
+            status, detail, provider=self.name, label=_LABEL, model=model, key_hint=_KEY_HINT,
+            partial=partial, retry_after=retry_after,
+        )
+
+
+async def _close_client(pair: tuple[Client, httpx.AsyncClient]) -> None:
+    client, http = pair
+    await client.aio.aclose()
+    client.close()
+    await http.aclose()
+
+
+def _texts(chunk: types.GenerateContentResponse) -> list[str]:
+    """The answer text in ``chunk``'s first candidate, skipping thought summaries."""
+    if not chunk.candidates:
+        return []
+    content = chunk.candidates[0].content
+    if content is None or not content.parts:
+        return []
+    return [p.text for p in content.parts if p.text and not p.thought]
+
+
+def _finish_reason(chunk: types.GenerateContentResponse) -> str:
+    if not chunk.candidates or chunk.candidates[0].finish_reason is None:
+        return ""
+    return _enum_name(chunk.candidates[0].finish_reason)
+
+
+def _retry_delay(details: object) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37s"``), if any."""
+    error = details.get("error", details) if isinstance(details, dict) else None
+    items = error.get("details") if isinstance(error, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            match = _DURATION.match(str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _cause(err: Exception) -> Exception | None:
+    """Keep the SDK error as the cause, except for auth errors, whose body may echo the key."""
+    from google.genai import errors as genai_errors
+
+    if isinstance(err, genai_errors.APIError):
+        raw = json.dumps(err.details, default=str) if err.details is not None else ""
+        if "API_KEY_INVALID" in raw or err.code in (401, 403):
+            return None
+    return err

@@ -1,0 +1,196 @@
+"""OpenAI, or any OpenAI-compatible server (vLLM, llama.cpp server, Ollama), through the official SDK.
+
+Configured from the environment: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and
+``OPENAI_MODEL``.  With only a base URL (a local server that needs no key) a
+placeholder key is sent.  The SDK's own retries are off: the runner decides
+whether to retry, and resumes mid-answer with ``continue_from``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from agents.errors import ConnectionLost, ContentBlocked, ProviderError, ProviderTimeout, ServerError
+from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+ENV_KEY = "OPENAI_API_KEY"
+ENV_BASE_URL = "OPENAI_BASE_URL"
+ENV_MODEL = "OPENAI_MODEL"
+DEFAULT_MODEL = "gpt-4o-mini"
+#: Sent when only a base URL is set: the SDK insists on a key, local servers ignore it.
+PLACEHOLDER_KEY = "no-key-needed"
+#: Seconds to connect, and to wait for each piece of the stream.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 120.0
+
+_LABEL = "OpenAI"
+
+
+class OpenAIProvider:
+    """Streams chat completions from OpenAI or an OpenAI-compatible server."""
+
+    name = "openai"
+    #: A continuation is a new request carrying the partial answer; the model may repeat a little at the seam.
+    exact_continuation = False
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+        self._base_url = base_url or os.environ.get(ENV_BASE_URL) or None
+        self._api_key = api_key or os.environ.get(ENV_KEY) or (PLACEHOLDER_KEY if self._base_url else None)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._clients: PerLoop[AsyncOpenAI] = PerLoop(self._client, _close_client)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def base_url(self) -> str | None:
+        """The server's base URL (``None``: OpenAI's own)."""
+        return self._base_url
+
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP client (it is also closed when the loop shuts down)."""
+        await self._clients.aclose()
+
+    def _client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI, Timeout
+
+        return AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self._base_url,
+            max_retries=0,
+            timeout=Timeout(self._read_timeout, connect=self._connect_timeout),
+        )
+
+    def request(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, continue_from: str = ""
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``chat.completions.create`` for this answer (or its continuation)."""
+        turns = continuation_messages(messages, continue_from)
+        body: dict[str, Any] = {
+            "model": params.model or self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in turns],
+            "stream": True,
+        }
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        if params.max_tokens is not None:
+            body["max_tokens"] = params.max_tokens
+        if params.seed is not None:
+            body["seed"] = params.seed
+        return body
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        continue_from: str = "",
+    ) -> AsyncGenerator[str, None]:
+        """Yield the answer's text as the server streams it; only new text after ``continue_from``."""
+        import openai
+
+        body = self.request(messages, params, continue_from)
+        model = body["model"]
+        sent: list[str] = []
+        finished = False
+        try:
+            client = await self._clients.get()
+            response = await client.chat.completions.create(**body)
+            async with response:
+                async for chunk in response:
+                    for choice in chunk.choices:
+                        if choice.index != 0:
+                            continue
+                        text = choice.delta.content if choice.delta is not None else None
+                        if text:
+                            sent.append(text)
+                            yield text
+                        if choice.finish_reason == "content_filter":
+                            raise ContentBlocked(
+                                "The answer was stopped by OpenAI's content filter; the text so far is kept.",
+                                provider=self.name,
+                                partial="".join(sent),
+                            )
+                        if choice.finish_reason is not None:
+                            finished = True
+        except openai.OpenAIError as err:
+            raise self._map(err, model, "".join(sent)) from _cause(err)
+        if not finished:
+            # A clean close without a finish reason is a cut answer, not a complete one.
+            raise ConnectionLost(
+                f"The {_LABEL} stream ended before the answer finished.", provider=self.name, partial="".join(sent)
+            )
+
+    def _map(self, err: Exception, model: str, partial: str) -> ProviderError:
+        """The project error for an ``openai`` SDK error."""
+        import openai
+
+        secrets = (self._api_key,)
+        if isinstance(err, openai.APITimeoutError):
+            return ProviderTimeout(f"{_LABEL} timed out.", provider=self.name, partial=partial)
+        if isinstance(err, openai.APIConnectionError):
+            where = self._base_url or "api.openai.com"
+            cause = err.__cause__ or err.__context__
+            reason = f": {redact(str(cause), secrets)}" if cause is not None and str(cause) else "."
+            return ConnectionLost(
+                f"The connection to {redact(where, secrets)} was lost{reason}", provider=self.name, partial=partial
+            )
+        if isinstance(err, openai.APIStatusError):
+            body = err.body if isinstance(err.body, dict) else {}
+            detail = redact(str(body.get("message") or ""), secrets)
+            if err.status_code == 429 and body.get("code") == "insufficient_quota":
+                # Retrying cannot help: the account is out of credit.
+                return error_for_status(
+                    403, "", provider=self.name, label=_LABEL, model=model, key_hint="your OpenAI plan and billing",
+                    partial=partial,
+                )
+            return error_for_status(
+                err.status_code,
+                detail,
+                provider=self.name,
+                label=_LABEL,
+                model=model,
+                key_hint=ENV_KEY,
+                partial=partial,
+                retry_after=parse_retry_after(err.response.headers),
+            )
+        if isinstance(err, openai.APIError):
+            # An error event inside the stream: the server failed mid-answer.
+            body = err.body if isinstance(err.body, dict) else {}
+            code = str(body.get("code") or body.get("type") or "")
+            detail = redact(str(body.get("message") or err.message), secrets)
+            if "rate_limit" in code:
+                return error_for_status(429, detail, provider=self.name, label=_LABEL, model=model,
+                                        key_hint=ENV_KEY, partial=partial)
+            return ServerError(f"{_LABEL} failed mid-answer: {detail}", provider=self.name, partial=partial)
+        return ProviderError(
+            f"{_LABEL} failed: {type(err).__name__}: {redact(str(err), secrets)}", provider=self.name, partial=partial
+        )
+
+
+async def _close_client(client: AsyncOpenAI) -> None:
+    await client.close()
+
+
+def _cause(err: Exception) -> Exception | None:
+    """Keep the SDK error as the cause, except for auth errors, whose text may echo part of the key."""
+    import openai
+
+    return None if isinstance(err, openai.AuthenticationError | openai.PermissionDeniedError) else err

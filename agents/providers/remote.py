@@ -1,0 +1,167 @@
+"""Pieces shared by the providers that call a model over HTTP (OpenAI, Gemini).
+
+Both map an HTTP status to the project's error split the same way, parse
+Retry-After the same way, build the same continuation request, and keep one
+SDK client per event loop (a client's connection pool belongs to the loop that
+opened it; the CLI runs a fresh loop per prompt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import time
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Generic, TypeVar
+
+from agents.errors import (
+    AuthError,
+    BadRequest,
+    ModelNotFound,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    ServerError,
+)
+from agents.providers.base import ChatMessage
+
+#: The user turn appended after the partial answer when asking a remote model to go on.
+CONTINUE_INSTRUCTION = (
+    "Your previous answer was cut off. Continue it exactly where it stopped: do not repeat "
+    "anything already written, do not restart or summarise, and do not comment on the interruption. "
+    "Start with the very next characters."
+)
+
+#: Server messages are shown to the user; keep them to one readable line.
+_MAX_DETAIL = 200
+
+T = TypeVar("T")
+
+
+def continuation_messages(messages: Sequence[ChatMessage], partial: str) -> list[ChatMessage]:
+    """``messages`` plus the partial answer and an instruction to continue it (unchanged if no partial)."""
+    if not partial:
+        return list(messages)
+    return [*messages, ChatMessage("assistant", partial), ChatMessage("user", CONTINUE_INSTRUCTION)]
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date); ``None`` if absent."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    raw_ms = lower.get("retry-after-ms")
+    if raw_ms:
+        try:
+            ms = float(raw_ms)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(ms) and ms >= 0:
+                return ms / 1000.0
+    raw = lower.get("retry-after")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        return max(0.0, when.timestamp() - now())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def redact(text: str, secrets: Sequence[str | None]) -> str:
+    """``text`` with every secret replaced, squeezed to one short line."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    line = " ".join(text.split())
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
+
+
+def error_for_status(
+    status: int,
+    detail: str,
+    *,
+    provider: str,
+    label: str,
+    model: str,
+    key_hint: str,
+    partial: str = "",
+    retry_after: float | None = None,
+) -> ProviderError:
+    """The project error for an HTTP ``status`` answered by ``label`` (e.g. "OpenAI").
+
+    ``detail`` is the server's own message, already redacted; it is left out of
+    auth errors, whose bodies may echo (part of) the key.
+    """
+    suffix = f": {detail}" if detail else "."
+    if status in (401, 403):
+        message = f"{label} rejected the API key ({status}): check {key_hint}."
+        return AuthError(message, provider=provider, partial=partial)
+    if status == 404:
+        return ModelNotFound(
+            f"{label} does not know the model {model!r} (404){suffix}", provider=provider, partial=partial
+        )
+    if status == 408:
+        return ProviderTimeout(f"{label} timed out (408){suffix}", provider=provider, partial=partial)
+    if status == 429:
+        wait = f" (retry after {retry_after:g}s)" if retry_after is not None else ""
+        return RateLimited(
+            f"{label} is rate limiting requests (429){wait}{suffix}",
+            provider=provider,
+            partial=partial,
+            retry_after=retry_after,
+        )
+    if status == 409 or status >= 500:
+        return ServerError(f"{label} had a server error ({status}){suffix}", provider=provider, partial=partial,
+                           status=status)
+    return BadRequest(f"{label} rejected the request ({status}){suffix}", provider=provider, partial=partial)
+
+
+class PerLoop(Generic[T]):
+    """One lazily built SDK client per running event loop, closed when that loop shuts down.
+
+    A client's connection pool belongs to the loop that opened it (the CLI runs
+    a fresh loop per prompt; Chainlit keeps one).  Closing rides on the loop's
+    own shutdown: each client is paired with a parked async generator, and
+    ``loop.shutdown_asyncgens()`` (run by ``asyncio.run`` and ``asyncio.Runner``
+    before the loop closes) finalizes it, which closes the client inside the loop.
+    """
+
+    def __init__(self, build: Callable[[], T], close: Callable[[T], Awaitable[object]]) -> None:
+        self._build = build
+        self._close = close
+        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[T, AsyncGenerator[None, None]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def get(self) -> T:
+        """The client for the running loop, built on first use."""
+        loop = asyncio.get_running_loop()
+        entry = self._items.get(loop)
+        if entry is None:
+            item = self._build()
+            keeper = self._keep(item)
+            await anext(keeper)  # parked at its yield; the loop now tracks it
+            self._items[loop] = entry = (item, keeper)
+        return entry[0]
+
+    async def aclose(self) -> None:
+        """Close the running loop's client now (a later ``get`` builds a new one)."""
+        entry = self._items.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    async def _keep(self, item: T) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self._close(item)
