@@ -1,0 +1,114 @@
+"""Tokens/s through the CLI path against a raw llama-cpp-python loop (issue 2).
+
+Same model, same prompt, temperature 0.  Runs are interleaved and repeated and
+the medians compared, because the machine is shared and noisy.  Also prints
+how long Stop takes to halt the worker, and the event loop's lag while the
+model generates.  Target: CLI / raw >= 0.97.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.cli import ConsoleSink, answer  # noqa: E402
+from agents.providers.base import ChatMessage, GenerationParams  # noqa: E402
+from agents.providers.local import DEFAULT_N_CTX, DEFAULT_SAMPLING, LocalProvider, locate_model  # noqa: E402
+from agents.session import ChatSession  # noqa: E402
+from agents.settings import Settings  # noqa: E402
+
+PROMPT = "Write a detailed story about a lighthouse keeper and a storm."
+SYSTEM = "You are a helpful assistant."
+MAX_TOKENS = 200
+REPS = 5
+TARGET = 0.97
+
+
+def raw_rate(llm: object) -> float:
+    """Tokens/s after the first token, with llama-cpp-python's own streaming chat API."""
+    first = last = 0.0
+    count = 0
+    stream = llm.create_chat_completion(  # type: ignore[attr-defined]
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}],
+        temperature=0.0, max_tokens=MAX_TOKENS, stream=True,
+        top_k=DEFAULT_SAMPLING.top_k, top_p=DEFAULT_SAMPLING.top_p, min_p=DEFAULT_SAMPLING.min_p,
+        repeat_penalty=DEFAULT_SAMPLING.repeat_penalty,
+    )
+    for chunk in stream:
+        if chunk["choices"][0]["delta"].get("content"):
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            count += 1
+    return (count - 1) / (last - first)
+
+
+async def cli_rate() -> float:
+    """Tokens/s after the first token, through the CLI's session, runner and console sink."""
+    session = ChatSession(Settings(provider="local", temperature=0.0, max_tokens=MAX_TOKENS, system_prompt=SYSTEM))
+    code, stats = await answer(session, PROMPT, ConsoleSink(io.StringIO(), io.StringIO()))
+    assert code == 0 and stats is not None and stats.tokens_per_s is not None
+    return stats.tokens_per_s
+
+
+async def stop_latency_ms(provider: LocalProvider) -> float:
+    """Milliseconds from closing a stream (Stop) until the worker thread is idle."""
+    stream = provider.stream([ChatMessage("user", PROMPT)], GenerationParams(temperature=0.0, max_tokens=400))
+    received = 0
+    async for _ in stream:
+        received += 1
+        if received == 20:
+            break
+    start = time.perf_counter()
+    await stream.aclose()
+    await provider.engine.wait_idle()
+    return (time.perf_counter() - start) * 1000
+
+
+async def loop_lag_ms() -> list[float]:
+    """Lag of a 5 ms ticker while the model generates an answer."""
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            start = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append((time.perf_counter() - start - 0.005) * 1000)
+
+    task = asyncio.create_task(ticker())
+    await cli_rate()
+    done.set()
+    await task
+    return lags
+
+
+def main() -> None:
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(locate_model()), n_ctx=DEFAULT_N_CTX, verbose=False)
+    provider = LocalProvider()
+    asyncio.run(provider.engine.ensure_loaded())
+    raw, ours = [], []
+    for _ in range(REPS):
+        raw.append(raw_rate(llm))
+        ours.append(asyncio.run(cli_rate()))
+    stops = [asyncio.run(stop_latency_ms(provider)) for _ in range(5)]
+    lags = sorted(asyncio.run(loop_lag_ms()))
+    raw_med, ours_med = statistics.median(raw), statistics.median(ours)
+    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    print(f"raw llama-cpp-python loop : {raw_med:7.1f} tok/s  (runs: {', '.join(f'{r:.0f}' for r in raw)})")
+    print(f"CLI path (runner + sink)  : {ours_med:7.1f} tok/s  (runs: {', '.join(f'{r:.0f}' for r in ours)})")
+    print(f"ratio CLI / raw           : {ours_med / raw_med:7.3f}  (target >= {TARGET}; ratio to target {ours_med / raw_med / TARGET:.3f})")
+    print(f"Stop -> worker idle       : median {statistics.median(stops):.1f} ms, max {max(stops):.1f} ms (target <= 100 ms)")
+    print(f"loop lag while generating : p50 {statistics.median(lags):.2f} ms, p99 {p99:.2f} ms over {len(lags)} ticks")
+
+
+if __name__ == "__main__":
+    main()
