@@ -124,7 +124,7 @@ class LocalModel:
         self.path = path
         self.name = path.stem
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
         self._llm: Llama | None = None
         self._format: Callable[..., Any] | None = None
