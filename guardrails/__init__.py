@@ -1,0 +1,7 @@
+"""Policy checks on the user's message and on the model's live stream.
+
+Importing the package registers the built-in guardrails: ``profanity``,
+``pii``, ``rules`` (custom policies) and ``length``.
+"""
+
+from guardrails import length, pii, profanity, rules  # noqa: F401  (register on import)

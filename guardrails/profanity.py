@@ -1,0 +1,220 @@
+"""Profanity: better-profanity's curated word list, matched with our own normalization.
+
+Why better-profanity: it is the most used pure-Python word-list filter on PyPI,
+has no dependencies, and ships its list as a plain file.  We use only the list:
+its ``censor()`` returns no spans, cannot work across stream chunks, and flags
+everyday words.  The matching here is ours:
+
+- whole words only, so Scunthorpe, assessment, cocktail and Sussex pass;
+- NFKC, zero-width removal, look-alike letters and case (``guardrails.normalize``);
+- leetspeak (``sh1t``, ``a$$``), masks (``f*ck``), stretched letters (``fuuuck``);
+- words spelled out with separators (``f.u.c.k``, ``f u c k``, ``f-u-c-k``);
+- a few roots that have no innocent superstrings (``clusterfuck``).
+
+The list is trimmed of words that are ordinary English (kill, hell, organ, screw,
+virgin, weed ...): a chat assistant must be able to say them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib.resources import files
+
+from guardrails.base import Action, GuardSpec, Span, Verdict, register
+from guardrails.normalize import fold_leet, normalize
+
+NAME = "profanity"
+#: Longest raw text one finding can cover (a spelled-out word with separators).
+MAX_MATCH = 64
+
+#: Entries of better-profanity's list that are ordinary words, medical terms, names or too mild to block.
+EXCLUDED = frozenset(
+    """
+    2 girls 1 cup aSanchez anal anus areole arian aryan auto erotic autoerotic bdsm beastial bestial bimbo
+    bimbos blue waffle bondage booty call breasts brown shower brown showers busty carpet muncher cipa clitoris
+    coon cow girl cow girls cowgirl cowgirls crap crotch cumming cummer damn deep throat dink dinks dog style
+    doggie style doggy style doggin dogging dong doofus dopey drunk dummy ejaculate ejaculated ejaculates
+    ejaculating ejaculatings ejaculation ejakulate enlargement erect erection erotic erotism essohbee extacy extasy
+    facial fanny fart fat femdom fingering fisting fisty flange floozy fondle foobar foot job fubar gae gai ganja gay
+    gays gey ghay ghey gigolo god god-dam god-damned godamn godamnit goddam goddammit goddamn goddamned golden shower
+    gonad gonads gringo guido hamflap hardcoresex hebe hell hemp hentai heroin herp herpes herpy heshe hiv hoar hoare
+    homey homo homoerotic homoey hooch hookah hooker hooter hooters hootch horniest horny hotsex howtokill howtomurdep
+    hump humped humping hussy hymen inbred incest jerk jerked junkie junky kill kinbaku kinky kinkyJesus kooch kooches
+    kootch kraut kwif labia lech len LEN leper lesbians lmao lmfao loin loins lube lust lusting lusty mams massa
+    masochist maxi menses menstruate menstruation meth milf molest moolie moron murder muther mutha naked napalm nappy
+    nazi nazism nimrod ninny nipple nipples niggle nooky nude nudes nympho omg opiate opium oral orally organ orgasim
+    orgasims orgasm orgasmic orgasms orgies orgy ovary ovum ovums paddy pantie panties panty pastie pasty pawn pcp pee
+    peepee penetrate penetration penial penile penis perversion peyote phalli phallic pinko playboy pms polack pollock
+    poop porn porno pornography pornos pot potty prig pron prostitute prude pube pubic pubis punky queer queero queers
+    quicky racy rape raped raper raping rapist raunch rectal rectum rectus reefer reich revue rum rump ruski
+    sadism sadist sandbar scantily schizo scum seaman seamen seduce semen sex sexual shamedame shibari shibary
+    shota sissy skag sleaze sleazy slave slope sniper snuff sob s-o-b s.o.b. souse soused sperm steamy stoned strip
+    strip club stripclub stroke stupid suck sucked sucking tampon tawdry teat teets teez teste testee testes
+    testical testicle testis three some threesome throating thrust thug tinkle toke toots tramp transsexual trashy
+    tush ugly undies unwed urinal urine uterus uzi vag vagina valium viagra virgin vixen vodka vomit voyeur vulgar
+    vulva wad wang wazoo wedgie weed weenie weewee weiner weirdo whiz willies willy womb woody x-rated2g1c xx xxx
+    yaoi yury drunk screw screwed screwing snatch stiffy dyke dykes sumofabiatch hore kum kums kummer kumming jap
+    japs lesbo lesbos lez lezbian lezbians lezbo lezbos lezzie lezzies lezzy puss pusse pussi nob nobhead nob jokey
+    nobjocky nobjokey nad nads muff organ tit titi tits titt toots v14gra v1gra heeb gfy gtfo stfu wtf foad fook
+    fooker fack feck fecker booty gook gooks kock kondum kondums kawk cawk rimming hobag hom0 h0m0 h0mo hooch
+    """.split()
+)
+
+#: Roots that make any word containing them profane (none is part of an innocent English word).
+ROOTS = ("fuck", "fvck", "shit", "bitch", "cunt", "whore", "nigger", "faggot", "motherf")
+#: Innocent words that contain a root.
+ALLOWED = frozenset(
+    {"scunthorpe", "shiitake", "shitake", "shittim", "mishit", "mishits", "snigger", "sniggers", "sniggered",
+     "sniggering", "matsushita", "yamashita", "kinoshita", "morishita", "takeshita", "kishita"}
+)  # fmt: skip
+
+_WORD = re.compile(r"(?:[^\W\d_]|[*0-9@$!|+€£])+")
+# Single letters (or leet symbols) separated by one to three separator characters: f.u.c.k, f u c k, f-u-c-k.
+_SPELLED = re.compile(r"(?<![^\W_])(?:[^\W_@$!|][ \t.\-_*~·/\\'\"]{1,3}){2,}[^\W_@$!|](?![^\W_])")
+_STRETCH = re.compile(r"(.)\1{2,}")
+_SUFFIXES = ("s", "es", "ed", "er", "ers", "ing", "in", "z")
+
+
+@lru_cache(maxsize=1)
+def wordlist() -> frozenset[str]:
+    """The profane words: better-profanity's bundled list minus ``EXCLUDED``, lowercased."""
+    raw = (files("better_profanity") / "profanity_wordlist.txt").read_text(encoding="utf-8")
+    words: set[str] = set()
+    for line in raw.splitlines():
+        entry = line.strip()
+        if not entry or entry in EXCLUDED or entry.lower() in EXCLUDED:
+            continue
+        key = fold_leet(entry.lower())
+        if " " in key or not key.isalpha():
+            # Phrases and entries with separators are caught by the spelled-out and root rules.
+            key = re.sub(r"[^a-z]", "", key)
+            if not key or len(key) < 3:
+                continue
+        words.add(key)
+    return frozenset(words)
+
+
+def _is_profane(word: str, had_one: bool) -> bool:
+    """Is one folded word profane?"""
+    words = wordlist()
+    candidates = {word}
+    if had_one:
+        candidates.add(word.replace("i", "l"))
+    if "*" in word:
+        return _masked_match(word)
+    if _STRETCH.search(word):
+        candidates |= {_STRETCH.sub(r"\1\1", c) for c in candidates} | {_STRETCH.sub(r"\1", c) for c in candidates}
+        candidates |= {re.sub(r"(.)\1+", r"\1", c) for c in candidates}
+    for cand in candidates:
+        if cand in ALLOWED:
+            return False
+        if cand in words:
+            return True
+        if any(root in cand for root in ROOTS):
+            return True
+        for suffix in _SUFFIXES:
+            stem = cand[: -len(suffix)]
+            if cand.endswith(suffix) and len(stem) >= 4 and stem in words:
+                return True
+    return False
+
+
+def _masked_match(word: str) -> bool:
+    """``f*ck``, ``sh**``: asterisks stand for letters; at least two real letters, first one real."""
+    letters = word.replace("*", "")
+    if word.startswith("*") or len(letters) < 2:
+        return False
+    pattern = re.compile(word.replace("*", "[a-z]") + r"\Z")
+    return any(len(w) == len(word) and pattern.match(w) for w in _by_first(word[0]))
+
+
+@lru_cache(maxsize=64)
+def _by_first(letter: str) -> tuple[str, ...]:
+    return tuple(w for w in wordlist() if w.startswith(letter))
+
+
+class ProfanityGuardrail:
+    """Finds profane words; blocks, redacts them as asterisks, or warns."""
+
+    name = NAME
+    where = frozenset({"input", "output"})
+    max_match = MAX_MATCH
+    slow = False
+
+    def __init__(self, action: Action = "block") -> None:
+        self.action: Action = action
+        wordlist()  # load once, up front
+
+    def findings(self, text: str) -> list[tuple[int, int]]:
+        """Raw ``(start, end)`` of each profane word in ``text``."""
+        norm = normalize(text)
+        folded = fold_leet(norm.text)
+        spans: list[tuple[int, int]] = []
+        covered: list[tuple[int, int]] = []
+        for m in _SPELLED.finditer(folded):
+            joined = re.sub(r"[^a-z]", "", m.group())
+            if len(joined) >= 3 and _is_profane(joined, "1" in norm.text[m.start() : m.end()]):
+                spans.append(norm.raw_span(m.start(), m.end()))
+                covered.append((m.start(), m.end()))
+        for m in _WORD.finditer(folded):
+            start, end = m.span()
+            if any(a <= start < b for a, b in covered):
+                continue
+            # '!', '|' and '+' at either end are punctuation, not letters: "ass!" is "ass".
+            while end > start and norm.text[end - 1] in "!|+":
+                end -= 1
+            while start < end and norm.text[start] in "!|+*":
+                start += 1
+            original, word = norm.text[start:end], folded[start:end]
+            if not any(c.isalpha() for c in original):  # numbers such as 455 are not leetspeak
+                continue
+            if len(word) >= 2 and _is_profane(word, "1" in original):
+                spans.append(norm.raw_span(start, end))
+        return sorted(set(spans))
+
+    def check(self, text: str) -> Verdict:
+        """Judge ``text``."""
+        found = self.findings(text)
+        if not found:
+            return Verdict.allow()
+        reason = "The message contains profanity."
+        spans = [
+            Span(a, b, NAME, _mask(text[a:b]) if self.action == "redact" else None, self.action, reason)
+            for a, b in found
+        ]
+        return Verdict.from_spans(NAME, spans)
+
+    def hold(self, text: str) -> int:
+        """The trailing partial word, plus any trailing single letters that may be a word being spelled out."""
+        tail = text[-self.max_match :]
+        i = len(tail)
+        while i > 0 and not tail[i - 1].isspace():
+            i -= 1
+        while True:
+            j = i
+            while j > 0 and tail[j - 1].isspace():
+                j -= 1
+            k = j
+            while k > 0 and not tail[k - 1].isspace():
+                k -= 1
+            token = tail[k:j]
+            if k == j or sum(c.isalnum() or c in "@$!|" for c in token) > 1:
+                break
+            i = k
+        return len(tail) - i
+
+
+def _mask(word: str) -> str:
+    """``fuck`` -> ``f***``: the reader sees something was removed, not what."""
+    return word[:1] + "*" * (len(word) - 1) if len(word) > 1 else "*"
+
+
+register(
+    GuardSpec(
+        NAME,
+        lambda action: ProfanityGuardrail(action),
+        default_action="block",
+        label="Profanity",
+    )
+)
