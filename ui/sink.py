@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import chainlit as cl
 
 from agents.errors import ChatError
 from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+from ui import verdicts
 
 STATS_AUTHOR = "stats"
 
@@ -21,6 +24,7 @@ class ChainlitSink:
     def __init__(self) -> None:
         self.message = cl.Message(content="")
         self._finished = False
+        self._verdicts: list[dict[str, Any]] = []  # guardrail verdicts, shown as a Step under the message
 
     async def handle(self, event: Event) -> None:
         """Render one event."""
@@ -29,6 +33,8 @@ class ChainlitSink:
                 await self.message.stream_token(text)
             case Replace(text=text):
                 await self.message.stream_token(text, is_sequence=True)
+            case Notice(kind=verdicts.NOTICE_KIND, data=data):
+                self._verdicts.append(dict(data))
             case Notice(message=message):
                 await cl.Message(content=f"_{message}_", author="notice").send()
             case Done(text=text, stats=stats):
@@ -48,5 +54,7 @@ class ChainlitSink:
         if text or self.message.streaming:
             self.message.content = text
             await self.message.send()
+        if self._verdicts:
+            await verdicts.show(self.message, self._verdicts)
         if stats is not None:
             await cl.Message(content=f"`{stats.summary()}`", author=STATS_AUTHOR).send()

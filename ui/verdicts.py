@@ -1,0 +1,32 @@
+"""The Step that lists a message's guardrail verdicts: rule, action, where, and check time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import chainlit as cl
+
+STEP_NAME = "Guardrails"
+#: The ``Notice.kind`` of guardrail verdicts (``guardrails.stream.NOTICE_KIND``).
+NOTICE_KIND = "guardrail"
+
+
+def table(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    """The verdicts as a Markdown table."""
+    lines = ["| rule | action | where | check time | reason |", "| --- | --- | --- | --- | --- |"]
+    for v in verdicts:
+        count = int(v.get("count", 1) or 1)
+        action = f"{v.get('action', '')}" + (f" ×{count}" if count > 1 else "")
+        reason = str(v.get("reason", "")).replace("|", "\\|")
+        ms = float(v.get("ms", 0) or 0)
+        lines.append(f"| {v.get('rule', '')} | {action} | {v.get('where', '')} | {ms:.1f} ms | {reason} |")
+    return "\n".join(lines)
+
+
+async def show(message: cl.Message, verdicts: Sequence[Mapping[str, Any]]) -> None:
+    """Attach a collapsed Step under ``message`` listing ``verdicts``."""
+    step = cl.Step(name=STEP_NAME, type="tool", parent_id=message.id, show_input=False)
+    step.output = table(verdicts)
+    step.language = "markdown"
+    await step.send()
