@@ -27,7 +27,7 @@ import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.errors import (
     ChatError,
@@ -40,11 +40,14 @@ from agents.errors import (
     Stalled,
 )
 from agents.events import Done, Event, Failed, Notice, Stats, TextDelta
-from agents.faults import FaultInjector
+from agents.faults import FaultInjector, parse_fault
 from agents.providers.base import ChatMessage, GenerationParams, Provider
 from agents.retry import Backoff, RetryPolicy
 from agents.seam import SeamTrimmer
 from agents.stats import Clock, StatsRecorder
+
+if TYPE_CHECKING:
+    from agents.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,39 @@ class Runner:
         self.stats: Stats | None = None
         self._parts: list[str] = []
         self._length = 0
+
+    @classmethod
+    def for_settings(
+        cls,
+        provider: Provider,
+        settings: Settings,
+        *,
+        clock: Clock = time.perf_counter,
+        faults: FaultInjector | None = None,
+    ) -> Runner:
+        """A runner as a session's settings ask: retries, stall timeout, failover providers.
+
+        ``faults`` is the answer's fault state; ``None`` starts a fresh one from
+        ``settings.fault`` (a continuation passes the interrupted answer's).
+        Raises ``ConfigError`` if a failover provider is not usable.
+        """
+        from agents.providers import registry  # late: the registry imports provider modules
+
+        if faults is None and (spec := parse_fault(settings.fault, seed=settings.seed or 0)) is not None:
+            faults = FaultInjector(spec)
+        failover = [
+            registry.create(settings.replace(provider=name, model=None))
+            for name in settings.failover_providers()
+            if name != settings.provider
+        ]
+        return cls(
+            provider,
+            clock=clock,
+            retry=RetryPolicy(max_attempts=settings.retries),
+            stall_timeout=settings.stall_timeout or None,
+            faults=faults,
+            failover=failover,
+        )
 
     @property
     def text(self) -> str:

@@ -18,7 +18,9 @@ from contextlib import aclosing
 from typing import Any
 
 from agents import observe
+from agents.errors import InputError
 from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
+from agents.faults import FaultInjector
 from agents.inputs import clean_input
 from agents.pipeline import apply, stages_for
 from agents.providers import registry
@@ -33,12 +35,22 @@ Handler = Callable[[Event], Awaitable[None]]
 class Turn:
     """One user message and the answer being streamed for it."""
 
-    def __init__(self, session: ChatSession, user_text: str, provider: Provider) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        user_text: str,
+        provider: Provider,
+        *,
+        continue_from: str = "",
+        faults: FaultInjector | None = None,
+    ) -> None:
         self.session = session
         self.user_text = user_text
         self.provider = provider
-        self.runner = Runner(provider, clock=session.clock)
-        self._shown: list[str] = []
+        #: The partial answer this turn carries on (``ChatSession.continue_last``), else "".
+        self.continue_from = continue_from
+        self.runner = Runner.for_settings(provider, session.settings, clock=session.clock, faults=faults)
+        self._shown: list[str] = [continue_from] if continue_from else []
         self._final: Stats | None = None
         self._recorded = False
 
@@ -61,7 +73,8 @@ class Turn:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
-        events = apply(self.runner.run(self.messages(), settings.params()), stages_for(settings))
+        run = self.runner.run(self.messages(), settings.params(), continue_from=self.continue_from)
+        events = apply(run, stages_for(settings))
         events = observe.watch(events, lambda: self.stats)  # metrics + one log line, whatever the sink
         try:
             async with aclosing(events):
@@ -109,6 +122,8 @@ class ChatSession:
         self.clock = clock
         self._provider: Provider | None = None
         self._provider_key: tuple[Any, ...] | None = None
+        #: The latest turn started, so ``continue_last`` can carry on its answer.
+        self.last_turn: Turn | None = None
 
     def provider(self) -> Provider:
         """The provider for the current settings, built once per distinct configuration."""
@@ -132,7 +147,28 @@ class ChatSession:
     def start(self, user_text: str) -> Turn:
         """Check the message and the provider; raises ``InputError`` / ``ConfigError``."""
         text = clean_input(user_text, self.settings.max_input_chars)
-        return Turn(self, text, self.provider())
+        self.last_turn = Turn(self, text, self.provider())
+        return self.last_turn
+
+    def continue_last(self) -> Turn:
+        """A turn that carries on the last answer from where it stopped (the Continue action).
+
+        The interrupted exchange leaves the history and comes back, completed,
+        when the new turn ends.  Raises ``InputError`` if there is nothing to continue.
+        """
+        if len(self.history) < 2 or self.history[-1].role != "assistant" or self.history[-2].role != "user":
+            raise InputError("There is no answer to continue: send a message first.")
+        answer = self.history.pop()
+        question = self.history.pop()
+        last = self.last_turn
+        # The same answer keeps its simulated-failure state, so a spent fault does not fire again.
+        faults = last.runner.faults if last is not None and last.text == answer.content else None
+        try:
+            self.last_turn = Turn(self, question.content, self.provider(), continue_from=answer.content, faults=faults)
+        except BaseException:
+            self.history += [question, answer]
+            raise
+        return self.last_turn
 
     def clear(self) -> None:
         """Forget the conversation (settings stay)."""

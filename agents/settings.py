@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.errors import InvalidSetting
+from agents.faults import parse_fault
 from agents.providers.base import GenerationParams
+from agents.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and briefly."
 DEFAULT_MAX_INPUT_CHARS = 32_000
@@ -47,6 +49,14 @@ class Settings:
     #: Tokens/s of the echo provider; 0 means unlimited.
     echo_rate: float = 50.0
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS
+    #: "Simulate failure" (agents.faults): ``off``, or e.g. ``disconnect@20``, ``server_error@every10x2``.
+    fault: str = "off"
+    #: Resume attempts after a stream breaks, per outage (0: give up at once).
+    retries: int = DEFAULT_MAX_ATTEMPTS
+    #: Seconds without a token before a stream counts as dropped; 0 turns stall detection off.
+    stall_timeout: float = 30.0
+    #: Providers that take over the continuation, in order, comma-separated (blank: none).
+    failover: str = ""
 
     def __post_init__(self) -> None:
         from agents.providers import registry  # late: providers register themselves on import
@@ -64,6 +74,12 @@ class Settings:
             raise InvalidSetting("max_input_chars", self.max_input_chars, "a positive whole number")
         if len(self.system_prompt) > self.max_input_chars:
             raise InvalidSetting("system_prompt", self.system_prompt, f"at most {self.max_input_chars:,} characters")
+        parse_fault(self.fault)  # raises InvalidSetting
+        RetryPolicy(max_attempts=self.retries)  # raises InvalidSetting
+        if not (math.isfinite(self.stall_timeout) and 0 <= self.stall_timeout <= 3600):
+            raise InvalidSetting("stall_timeout", self.stall_timeout, "seconds from 0 (off) to 3600")
+        for name in self.failover_providers():
+            registry.get(name)  # raises UnknownProvider
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -80,6 +96,10 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated."""
         return dataclasses.replace(self, **changes)
+
+    def failover_providers(self) -> list[str]:
+        """The failover provider names, in order."""
+        return [name.strip() for name in self.failover.split(",") if name.strip()]
 
     def params(self) -> GenerationParams:
         """The sampling parameters to hand a provider."""
@@ -101,12 +121,12 @@ def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
                 out[name] = None
                 continue
         try:
-            if name in {"max_tokens", "seed", "max_input_chars"} and value is not None:
+            if name in {"max_tokens", "seed", "max_input_chars", "retries"} and value is not None:
                 as_float = float(value)
                 if not as_float.is_integer():
                     raise ValueError
                 value = int(as_float)
-            elif name in {"temperature", "echo_rate"} and value is not None:
+            elif name in {"temperature", "echo_rate", "stall_timeout"} and value is not None:
                 value = float(value)
         except (TypeError, ValueError):
             raise InvalidSetting(name, value, "a number") from None
