@@ -6,7 +6,8 @@
 
 Exit codes: 0 complete; 1 the provider failed; 2 usage or configuration error
 (one line on stderr); 130 interrupted by Ctrl-C (the partial answer stays printed).
-Codes 3 (blocked by a guardrail) and 4 (gave up after retries) are reserved.
+Code 3 (blocked by a guardrail) is reserved;
+4 gave up resuming a broken stream (the partial answer stays on stdout).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agents.settings import Settings, coerce
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_GAVE_UP = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -47,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", help="answer length limit in tokens")
     p.add_argument("--seed", help="sampling seed")
     p.add_argument("--rate", help="echo provider speed in tokens/s (0: unlimited)")
+    p.add_argument(
+        "--fault", metavar="KIND@N[xCOUNT]",
+        help="simulate a failure: disconnect|stall|rate_limit|server_error at token N (COUNT times), "
+        "or @everyN / @pP; e.g. disconnect@20, server_error@10x5",
+    )  # fmt: skip
+    p.add_argument("--retries", help="resume attempts after a stream breaks (default 3; 0: give up at once)")
+    p.add_argument("--stall-timeout", help="seconds without a token before resuming (default 30; 0: off)")
+    p.add_argument("--failover", metavar="PROVIDER[,PROVIDER]", help="providers that take over a broken answer")
     p.add_argument("--stats", action="store_true", help="print the answer's stats as JSON on stderr's last line")
     return p
 
@@ -61,6 +71,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "max_tokens": args.max_tokens,
         "seed": args.seed,
         "echo_rate": args.rate,
+        "fault": args.fault,
+        "retries": args.retries,
+        "stall_timeout": args.stall_timeout,
+        "failover": args.failover,
     }
     return Settings.from_env(**coerce({k: v for k, v in raw.items() if v is not None}))
 
@@ -73,6 +87,7 @@ class ConsoleSink:
         self.err = err
         self.failed: ChatError | None = None
         self._column = 0
+        self._notice_ended_line = False  # a notice already broke stdout's current line on stderr
 
     async def handle(self, event: Event) -> None:
         """Render one event."""
@@ -84,8 +99,9 @@ class ConsoleSink:
                 self.err.write(f"[replaced: {reason}]\n")
                 self._write(text)
             case Notice(message=message):
-                self._newline()
-                self.err.write(f"[{message}]\n")
+                # The line break goes to stderr: stdout holds exactly the answer, even with a notice mid-line.
+                self.err.write(("\n" if self._column and not self._notice_ended_line else "") + f"[{message}]\n")
+                self._notice_ended_line = True
                 self.err.flush()
             case Done():
                 self._newline()
@@ -96,6 +112,7 @@ class ConsoleSink:
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
+        self._notice_ended_line = False
         self._column = 0 if text.endswith("\n") else self._column + len(text)
 
     def _newline(self) -> None:
@@ -116,7 +133,7 @@ async def answer(session: ChatSession, prompt: str, sink: ConsoleSink) -> tuple[
     if sink.failed is not None:
         sink.err.write(f"error: {sink.failed}\n")
         sink.failed = None
-        return EXIT_FAILED, stats
+        return (EXIT_GAVE_UP if stats is not None and stats.outcome == "interrupted" else EXIT_FAILED), stats
     return EXIT_OK, stats
 
 
