@@ -75,7 +75,6 @@ class Turn:
         settings = self.session.settings
         run = self.runner.run(self.messages(), settings.params(), continue_from=self.continue_from)
         events = apply(run, stages_for(settings))
-        events = observe.watch(events, lambda: self.stats)  # metrics + one log line, whatever the sink
         try:
             async with aclosing(events):
                 async for event in events:
@@ -86,7 +85,8 @@ class Turn:
 
     async def run(self, handle: Handler) -> Stats | None:
         """Feed every event to ``handle``; on any exit the provider stream is closed."""
-        async with aclosing(self.events()) as events:
+        # metrics + one log line per answer, whatever the sink and however it ends (input-blocked too)
+        async with aclosing(observe.watch(self.events(), lambda: self.stats)) as events:
             async for event in events:
                 await handle(event)
         return self.stats

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Iterator
-from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agents import observe
 from agents.errors import RateLimited
-from agents.events import Stats, TextDelta
+from agents.events import Event, Stats, TextDelta
 from agents.session import ChatSession
 from agents.settings import Settings
 from tests.webapp import App, running_app
@@ -78,14 +78,36 @@ async def test_every_turn_is_counted_active_while_it_streams_and_recorded_when_c
     session = ChatSession(Settings(provider="echo", echo_rate=0))
     cancelled = value("chat_answers_total", provider="echo", outcome="cancelled")
     active = value("chat_active_streams")
-    turn = session.start("one two three four five six seven")
-    async with aclosing(turn.events()) as events:
-        async for event in events:
-            assert isinstance(event, TextDelta)
-            assert value("chat_active_streams") == active + 1
-            break  # the sink goes away mid-answer
+    first = asyncio.Event()
+    seen: list[float] = []
+
+    async def handle(event: Event) -> None:
+        if isinstance(event, TextDelta) and not first.is_set():
+            seen.append(value("chat_active_streams"))
+            first.set()
+
+    task = asyncio.create_task(session.start("one two three four five six seven " * 50).run(handle))
+    await first.wait()
+    task.cancel()  # the sink goes away mid-answer (Stop, Ctrl-C, client gone)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == [active + 1]
     assert value("chat_active_streams") == active
     assert value("chat_answers_total", provider="echo", outcome="cancelled") == cancelled + 1
+
+
+async def test_a_message_blocked_before_the_model_is_counted_too() -> None:
+    if "guards" not in Settings.__dataclass_fields__:
+        pytest.skip("guardrails are not in this build yet (no Settings.guards)")
+    session = ChatSession(Settings(provider="echo", echo_rate=0, guards="pii=block"))  # type: ignore[call-arg]
+    blocked = value("chat_answers_total", provider="echo", outcome="blocked")
+    stats = await session.start("Mail jane.doe@example.com please").run(_ignore)
+    assert stats is not None and stats.outcome == "blocked"
+    assert value("chat_answers_total", provider="echo", outcome="blocked") == blocked + 1
+
+
+async def _ignore(event: Event) -> None:
+    return None
 
 
 def test_the_exposition_parses_as_prometheus_text() -> None:

@@ -17,19 +17,22 @@ Chainlit serves its frontend from a ``GET /{full_path:path}`` catch-all, so
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from agents import observe
+from agents.events import Event
 from agents.session import Turn
 from web import auth, sse
 from web.request import ChatRequest, RequestError, max_body_bytes, open_turn, parse_body, parse_query
 
 STATIC = Path(__file__).parent / "static"
+#: Turns streaming right now; holding them keeps their tasks from being garbage-collected mid-stream.
+_turns: set[asyncio.Task[None]] = set()
 _INSTALLED = "guarded_stream_api_installed"
 
 
@@ -64,11 +67,35 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _produce(turn: Turn, queue: asyncio.Queue[Event | None]) -> None:
+    async def put(event: Event) -> None:
+        queue.put_nowait(event)
+
+    try:
+        await turn.run(put)  # ``run``, like every sink: it closes the stream and records the answer
+    finally:
+        queue.put_nowait(None)
+
+
 async def _frames(turn: Turn) -> AsyncGenerator[bytes, None]:
-    """The turn's events as SSE frames; closing this closes the provider's stream."""
-    async with aclosing(turn.events()) as events:
-        async for event in events:
+    """The turn's events as SSE frames; when this is closed or cancelled, generation is cancelled.
+
+    The turn runs in its own task.  On a disconnect Starlette cancels the
+    response inside an anyio cancel scope, which re-cancels every await in
+    cleanup code; the turn's stages need their ``finally`` awaits (closing the
+    provider, recording stats) to complete, so they get one plain
+    ``Task.cancel()`` in a task of their own instead.
+    """
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()  # unbounded: a slow client never blocks the provider
+    task = asyncio.create_task(_produce(turn, queue), name="sse-turn")
+    _turns.add(task)
+    task.add_done_callback(_turns.discard)
+    try:
+        while (event := await queue.get()) is not None:
             yield sse.encode(event)
+        await task  # re-raise a bug in the turn rather than end the stream silently
+    finally:
+        task.cancel()  # a no-op once the turn has ended
 
 
 def _stream(request: ChatRequest) -> Response:
