@@ -134,7 +134,8 @@ class Runner:
         self.faults = faults
         self.failover = tuple(failover)
         self._clock = clock
-        self._sleep = sleep
+        #: Waits out each backoff; injectable so tests need not wait.
+        self.sleep = sleep
         self._random = random
         #: The last run's figures; set when the run ends, however it ends.
         self.stats: Stats | None = None
@@ -216,7 +217,7 @@ class Runner:
                     recorder.retries += 1
                     recorder.resumes.append(recorder.tokens)
                     yield self._retrying(err, recorder.tokens, backoff.attempt, delay, chain[current])
-                    await self._sleep(delay)
+                    await self.sleep(delay)
                     resuming = True
                     continue
                 break
