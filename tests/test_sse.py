@@ -301,3 +301,39 @@ def test_the_answer_log_holds_no_content_and_no_key(app: App, tmp_path: Path) ->
     _wait_for(lambda: any(line["model"] == "echo (unlimited)" for line in _answer_logs(app)))
     text = "\n".join(app.log_lines())
     assert secret_word not in text and TOKEN not in text
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed")
+def test_the_page_streams_in_a_real_browser(app: App) -> None:
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    text = "Streaming shows each token as soon as the model produces it."
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=[*args, "--disable-sync", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{app.url}/stream")
+            page.fill("#prompt", text)
+            page.fill("#provider", "echo")
+            page.fill("#rate", "40")
+            page.fill("#token", TOKEN)
+            # Record every state the answer goes through, in the page itself.
+            page.evaluate(
+                """() => { window.states = [];
+                new MutationObserver(() => window.states.push(document.getElementById('answer').textContent))
+                  .observe(document.getElementById('answer'),
+                           {childList: true, characterData: true, subtree: true}); }"""
+            )
+            page.click("#send")
+            page.wait_for_function(
+                "document.getElementById('stats').textContent.startsWith('complete')", timeout=20_000
+            )
+            assert page.inner_text("#answer") == text
+            states = [s for s in page.evaluate("window.states") if s]
+            assert len(set(states)) >= 3 and all(text.startswith(s) for s in states)
+        finally:
+            browser.close()
