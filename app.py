@@ -9,7 +9,8 @@ from dotenv import load_dotenv
 
 from agents.errors import ChatError
 from agents.session import ChatSession
-from ui import panel
+from ui import panel, resume
+from ui.actions import CONTINUE
 from ui.sink import ChainlitSink, show_error
 from ui.startup import greeting, preload
 from web import mount  # noqa: F401  SSE API, /metrics, optional login (docs/http-api.md)
@@ -55,3 +56,8 @@ async def message(msg: cl.Message) -> None:
     except asyncio.CancelledError:  # Stop: the stream is closed; keep the partial answer
         await sink.cancelled(turn.text, turn.stats)
         raise
+
+
+@cl.action_callback(CONTINUE)
+async def continue_answer(action: cl.Action) -> None:
+    await resume.continue_answer(_session(), action)

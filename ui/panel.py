@@ -10,10 +10,12 @@ from chainlit.input_widget import InputWidget, Select, Slider, TextInput
 from agents.providers import registry
 from agents.providers.local import DEFAULT_SAMPLING
 from agents.settings import Settings, coerce
+from ui import fault_panel
 
 UNAVAILABLE = "unavailable"
 #: The ``Settings`` fields this panel edits.
-FIELDS = ("provider", "model", "temperature", "max_tokens", "seed", "system_prompt", "echo_rate")
+FIELDS = ("provider", "model", "temperature", "max_tokens", "seed", "system_prompt", "echo_rate",
+          *fault_panel.field_ids())
 
 
 def provider_items() -> dict[str, str]:
@@ -44,9 +46,10 @@ def widgets(settings: Settings) -> list[InputWidget]:
             id="echo_rate", label="Echo speed, tokens/s (0 = unlimited)",
             initial=settings.echo_rate, min=0, max=500, step=5,
         ),
+        *fault_panel.widgets(settings),
     ]
 
 
 def changes(values: Mapping[str, Any]) -> dict[str, Any]:
     """Typed ``Settings`` changes from the panel's values; raises ``InvalidSetting``."""
-    return coerce({k: v for k, v in values.items() if k in FIELDS})
+    return coerce(fault_panel.to_settings({k: v for k, v in values.items() if k in FIELDS}))

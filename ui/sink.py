@@ -9,6 +9,7 @@ import chainlit as cl
 from agents.errors import ChatError
 from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
 from ui import verdicts
+from ui.actions import continue_action
 
 STATS_AUTHOR = "stats"
 
@@ -21,8 +22,9 @@ async def show_error(error: ChatError | str) -> None:
 class ChainlitSink:
     """Streams an answer into one message; the partial text stays on any ending."""
 
-    def __init__(self) -> None:
-        self.message = cl.Message(content="")
+    def __init__(self, message: cl.Message | None = None) -> None:
+        #: The answer's message; pass an existing one to carry on streaming into it (Continue).
+        self.message = message or cl.Message(content="")
         self._finished = False
         self._verdicts: list[dict[str, Any]] = []  # guardrail verdicts, shown as a Step under the message
 
@@ -40,6 +42,8 @@ class ChainlitSink:
             case Done(text=text, stats=stats):
                 await self._finish(text, stats)
             case Failed(error=error, text=text, stats=stats):
+                if stats.outcome == "interrupted":  # gave up resuming: offer to carry on from here
+                    self.message.actions = [continue_action()]
                 await self._finish(text, stats)
                 await show_error(error)
 

@@ -1,0 +1,16 @@
+"""Buttons under an answer: the **Continue** action that resumes an interrupted answer."""
+
+from __future__ import annotations
+
+import chainlit as cl
+
+#: The action name ``app.py`` registers its callback under.
+CONTINUE = "continue_answer"
+
+
+def continue_action() -> cl.Action:
+    """The Continue button shown under an answer that gave up after its resume attempts."""
+    return cl.Action(
+        name=CONTINUE, payload={}, label="Continue", icon="play",
+        tooltip="Carry on this answer from where it stopped",
+    )  # fmt: skip

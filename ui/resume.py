@@ -1,0 +1,42 @@
+"""Continuing an interrupted answer on demand (the Continue action), in the message that holds it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import chainlit as cl
+from chainlit.context import context
+
+from agents.errors import ChatError
+from agents.session import ChatSession
+from ui.sink import ChainlitSink, show_error
+
+
+async def continue_answer(session: ChatSession, action: cl.Action) -> None:
+    """Carry on the last answer in its own message; Stop cancels it like any answer."""
+    try:
+        turn = session.continue_last()
+    except ChatError as err:
+        await show_error(err)
+        return
+    await action.remove()
+    message = cl.Message(content=turn.continue_from, id=action.forId) if action.forId else None
+    sink = ChainlitSink(message)
+
+    async def run() -> None:
+        try:
+            await turn.run(sink.handle)
+        except asyncio.CancelledError:  # Stop: the stream is closed; keep the answer so far
+            await sink.cancelled(turn.text, turn.stats)
+            raise
+
+    # Actions run in an HTTP request, not as the session's task: register ours so Stop reaches it.
+    task = asyncio.create_task(run())
+    context.session.current_task = task
+    await context.emitter.task_start()
+    try:
+        await asyncio.wait((task,))  # a Stop cancels the task, not this request
+    finally:
+        await context.emitter.task_end()
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
