@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncGenerator, Iterator
 
+import chainlit as cl
 import pytest
 
+import app
 from agents import cli
 from agents.errors import (
     AuthError,
@@ -30,6 +32,7 @@ from agents.providers.remote import CONTINUE_INSTRUCTION
 from agents.runner import Runner
 from agents.session import ChatSession
 from agents.settings import Settings
+from tests.chainlit_harness import SocketRecorder, open_session
 from tests.servers.llama import LlamaServer, llama_server
 from tests.servers.payloads import openai_chunk, openai_error, openai_stream
 from tests.servers.scripted import Reply, ScriptedServer
@@ -355,3 +358,41 @@ def test_cli_bad_key_gives_one_line_without_the_key(
     assert code == cli.EXIT_FAILED
     assert err.count("\n") == 1 and "OPENAI_API_KEY" in err
     assert SECRET not in out + err
+
+
+# -- the Chainlit handlers (a real Chainlit context, no browser) -----------------------
+
+
+@pytest.fixture
+async def ui(monkeypatch: pytest.MonkeyPatch) -> SocketRecorder:
+    monkeypatch.setenv("DEFAULT_PROVIDER", "echo")
+    recorder = open_session()
+    await app.start()
+    return recorder
+
+
+async def test_ui_refuses_a_provider_without_its_key_in_one_line_and_carries_on(ui: SocketRecorder) -> None:
+    await app.settings_update({"provider": "openai", "model": ""})
+    error = ui.messages()[-1]
+    assert error["isError"] is True and "OPENAI_API_KEY" in error["output"] and "\n" not in error["output"]
+    assert app._session().settings.provider == "echo"
+    assert ui.named("chat_settings")[-1][0]["initial"] == "echo", "the panel shows what is really in force"
+    await app.message(cl.Message(content="still here"))
+    assert any("still here" in m["output"] for m in ui.messages())
+
+
+async def test_ui_streams_from_an_openai_compatible_server_and_shows_a_content_filter_in_one_line(
+    ui: SocketRecorder, monkeypatch: pytest.MonkeyPatch, scripted: ScriptedServer
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{scripted.url}/v1")
+    await app.settings_update({"provider": "openai", "model": "served"})
+    assert app._session().settings.provider == "openai"
+    chunks = [openai_chunk("Step "), openai_chunk("one"), openai_chunk(finish_reason="content_filter")]
+    scripted.enqueue(Reply.sse(chunks))
+    await app.message(cl.Message(content="how to"))
+    answer_id = ui.named("stream_start")[0]["id"]
+    final = [m for m in ui.messages() if m["id"] == answer_id][-1]
+    assert final["output"] == "Step one", "the text so far stays on screen"
+    errors = [m for m in ui.messages() if m.get("isError")]
+    assert len(errors) == 1 and "content filter" in errors[0]["output"] and "\n" not in errors[0]["output"]
+    assert scripted.requests[-1].body["messages"][-1] == {"role": "user", "content": "how to"}
