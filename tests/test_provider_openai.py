@@ -396,3 +396,21 @@ async def test_ui_streams_from_an_openai_compatible_server_and_shows_a_content_f
     errors = [m for m in ui.messages() if m.get("isError")]
     assert len(errors) == 1 and "content filter" in errors[0]["output"] and "\n" not in errors[0]["output"]
     assert scripted.requests[-1].body["messages"][-1] == {"role": "user", "content": "how to"}
+
+
+def test_official_openai_gets_max_completion_tokens_and_compatible_servers_max_tokens() -> None:
+    params = GenerationParams(max_tokens=9)
+    official = OpenAIProvider("gpt-x", api_key=SECRET).request(MESSAGES, params)
+    assert official["max_completion_tokens"] == 9 and "max_tokens" not in official
+    served = OpenAIProvider("m", base_url="http://127.0.0.1:1/v1").request(MESSAGES, params)
+    assert served["max_tokens"] == 9 and "max_completion_tokens" not in served
+
+
+async def test_connection_errors_never_show_credentials_in_the_base_url() -> None:
+    from tests.servers.llama import free_port
+
+    port = free_port()
+    provider = OpenAIProvider("m", base_url=f"http://user:hunter2@127.0.0.1:{port}/v1")
+    _, err = await drain(provider.stream(MESSAGES, GREEDY))
+    assert isinstance(err, ConnectionLost)
+    assert "hunter2" not in str(err) and f"127.0.0.1:{port}" in str(err)

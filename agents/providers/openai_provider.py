@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from agents.errors import ConnectionLost, ContentBlocked, ProviderError, ProviderTimeout, ServerError
 from agents.providers.base import ChatMessage, GenerationParams
@@ -60,6 +61,10 @@ class OpenAIProvider:
         return self._model
 
     @property
+    def _official(self) -> bool:
+        return self._base_url is None or urlsplit(self._base_url).hostname == "api.openai.com"
+
+    @property
     def base_url(self) -> str | None:
         """The server's base URL (``None``: OpenAI's own)."""
         return self._base_url
@@ -91,7 +96,8 @@ class OpenAIProvider:
         if params.temperature is not None:
             body["temperature"] = params.temperature
         if params.max_tokens is not None:
-            body["max_tokens"] = params.max_tokens
+            # OpenAI's newer models refuse max_tokens; compatible servers may not know the new name.
+            body["max_completion_tokens" if self._official else "max_tokens"] = params.max_tokens
         if params.seed is not None:
             body["seed"] = params.seed
         return body
@@ -146,7 +152,7 @@ class OpenAIProvider:
         if isinstance(err, openai.APITimeoutError):
             return ProviderTimeout(f"{_LABEL} timed out.", provider=self.name, partial=partial)
         if isinstance(err, openai.APIConnectionError):
-            where = self._base_url or "api.openai.com"
+            where = _host(self._base_url) if self._base_url else "api.openai.com"
             cause = err.__cause__ or err.__context__
             reason = f": {redact(str(cause), secrets)}" if cause is not None and str(cause) else "."
             return ConnectionLost(
@@ -183,6 +189,12 @@ class OpenAIProvider:
         return ProviderError(
             f"{_LABEL} failed: {type(err).__name__}: {redact(str(err), secrets)}", provider=self.name, partial=partial
         )
+
+
+def _host(url: str) -> str:
+    """``host:port`` of ``url``, without any credentials it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or url)
 
 
 async def _close_client(client: AsyncOpenAI) -> None:
