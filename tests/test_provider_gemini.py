@@ -350,3 +350,8 @@ def test_cli_streams_and_a_safety_block_prints_one_line(
     assert err.count("\n") == 1 and "blocked by Gemini's safety filter" in err
     assert SECRET not in out + err
     assert scripted.requests[0].path.endswith("/models/gemini-z:streamGenerateContent")
+
+
+async def test_a_provider_built_without_a_key_fails_with_missing_key() -> None:
+    with pytest.raises(MissingKey, match="GEMINI_API_KEY"):
+        await drain(GeminiProvider("m").stream(MESSAGES, PARAMS))

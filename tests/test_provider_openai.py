@@ -414,3 +414,8 @@ async def test_connection_errors_never_show_credentials_in_the_base_url() -> Non
     _, err = await drain(provider.stream(MESSAGES, GREEDY))
     assert isinstance(err, ConnectionLost)
     assert "hunter2" not in str(err) and f"127.0.0.1:{port}" in str(err)
+
+
+async def test_a_provider_built_without_key_or_base_url_fails_with_missing_key() -> None:
+    with pytest.raises(MissingKey, match="OPENAI_API_KEY"):
+        await drain(OpenAIProvider("m").stream(MESSAGES, GREEDY))

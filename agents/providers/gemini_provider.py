@@ -16,7 +16,15 @@ import re
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agents.errors import AuthError, ConnectionLost, ContentBlocked, ProviderError, ProviderTimeout, ServerError
+from agents.errors import (
+    AuthError,
+    ConnectionLost,
+    ContentBlocked,
+    MissingKey,
+    ProviderError,
+    ProviderTimeout,
+    ServerError,
+)
 from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
 
@@ -122,6 +130,8 @@ class GeminiProvider:
         from google import genai
         from google.genai import types
 
+        if not self._api_key:
+            raise MissingKey(self.name, ENV_KEYS)
         transport = _pinned_timeouts(httpx.Timeout(self._read_timeout, connect=self._connect_timeout))
         http = httpx.AsyncClient(transport=transport)
         # Our own client: the SDK then skips aiohttp and its implicit connection retries.

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agents.errors import ConnectionLost, ContentBlocked, ProviderError, ProviderTimeout, ServerError
+from agents.errors import ConnectionLost, ContentBlocked, MissingKey, ProviderError, ProviderTimeout, ServerError
 from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
 
@@ -76,6 +76,8 @@ class OpenAIProvider:
     def _client(self) -> AsyncOpenAI:
         from openai import AsyncOpenAI, Timeout
 
+        if not self._api_key:
+            raise MissingKey(self.name, (ENV_KEY, ENV_BASE_URL))
         return AsyncOpenAI(
             api_key=self._api_key,
             base_url=self._base_url,
