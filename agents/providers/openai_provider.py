@@ -13,7 +13,15 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agents.errors import ConnectionLost, ContentBlocked, MissingKey, ProviderError, ProviderTimeout, ServerError
+from agents.errors import (
+    AuthError,
+    ConnectionLost,
+    ContentBlocked,
+    MissingKey,
+    ProviderError,
+    ProviderTimeout,
+    ServerError,
+)
 from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
 
@@ -165,8 +173,9 @@ class OpenAIProvider:
             detail = redact(str(body.get("message") or ""), secrets)
             if err.status_code == 429 and body.get("code") == "insufficient_quota":
                 # Retrying cannot help: the account is out of credit.
-                return error_for_status(
-                    403, "", provider=self.name, label=_LABEL, model=model, key_hint="your OpenAI plan and billing",
+                return AuthError(
+                    f"{_LABEL} says the account's quota is used up (429): check your plan and billing.",
+                    provider=self.name,
                     partial=partial,
                 )
             return error_for_status(
