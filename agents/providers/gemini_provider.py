@@ -175,17 +175,23 @@ class GeminiProvider:
             chunks = await client.aio.models.generate_content_stream(
                 model=model, contents=body["contents"], config=types.GenerateContentConfig(**body["config"])
             )
-            async for chunk in chunks:
-                if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
-                    raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), "".join(sent))
-                for text in _texts(chunk):
-                    sent.append(text)
-                    yield text
-                reason = _finish_reason(chunk)
-                if reason in _BLOCKING:
-                    raise self._blocked(reason, "".join(sent))
-                if reason and reason not in {"FINISH_REASON_UNSPECIFIED", "CONTINUATION"}:
-                    finished = True
+            try:
+                async for chunk in chunks:
+                    if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
+                        raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), "".join(sent))
+                    for text in _texts(chunk):
+                        sent.append(text)
+                        yield text
+                    reason = _finish_reason(chunk)
+                    if reason in _BLOCKING:
+                        raise self._blocked(reason, "".join(sent))
+                    if reason and reason not in {"FINISH_REASON_UNSPECIFIED", "CONTINUATION"}:
+                        finished = True
+            finally:
+                # Stop or an error: release the HTTP response now, not when the SDK's generator is collected.
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
         except (genai_errors.APIError, genai_errors.UnknownApiResponseError, httpx.HTTPError) as err:
             raise self._map(err, model, "".join(sent)) from _cause(err)
         if not finished:
