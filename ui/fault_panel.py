@@ -74,6 +74,8 @@ def widgets(settings: Settings) -> list[InputWidget]:
 def to_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """Panel values with the ``fault_*`` widgets folded into one ``fault`` spec string."""
     out = {k: v for k, v in values.items() if k not in _FAULT_IDS}
+    if "failover" in out and out["failover"] is None:
+        out["failover"] = ""  # Chainlit sends null for an emptied text input; blank means no failover
     if "fault_mode" not in values:
         return out
     mode = str(values.get("fault_mode") or OFF)
