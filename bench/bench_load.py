@@ -253,9 +253,10 @@ def make_text(rng: random.Random, tokens: int) -> str:
     return " ".join(words)
 
 
-def fault_spec(rng: random.Random, probability: float) -> str:
-    """A random "Simulate failure" spec: a kind, firing with ``probability`` per token."""
-    return f"{rng.choice(FAULT_KINDS)}@p{probability:g}"
+def fault_widgets(rng: random.Random, probability: float) -> dict[str, Any]:
+    """The "Simulate failure" widget values for a random kind, firing with ``probability`` per token."""
+    return {"fault_mode": "probability", "fault_kind": rng.choice(FAULT_KINDS), "fault_p": probability,
+            "fault_count": "1"}
 
 
 class Gate:
@@ -280,9 +281,11 @@ async def run_session(
     rng = random.Random(args.seed * 1000 + index)
     client = ChatClient(url, index)
     values: dict[str, Any] = {"echo_rate": args.rate}
-    spec = fault_spec(rng, args.fault_p) if args.faults else "off"
+    spec = "off"
     if args.faults:
-        values["fault"] = spec
+        faults = fault_widgets(rng, args.fault_p)
+        values.update(faults)
+        spec = f"{faults['fault_kind']}@p{args.fault_p:g}"
     try:
         await client.connect()
         await client.configure(values)
@@ -292,6 +295,8 @@ async def run_session(
     answers = []
     try:
         for _ in range(args.messages):
+            if args.faults:  # the fault positions are drawn from the seed: a new one for every answer
+                await client.configure({"seed": str(rng.randrange(2**32))})
             answers.append(await client.ask(make_text(rng, args.tokens), timeout=args.timeout))
     finally:
         await client.close()
@@ -307,10 +312,10 @@ async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
 
 
 def fault_setting_supported() -> bool:
-    """Whether the settings panel accepts "fault" (issue 6)."""
+    """Whether the settings panel has the "Simulate failure" widgets (issue 6)."""
     from ui import panel
 
-    return "fault" in panel.FIELDS
+    return "fault_mode" in panel.FIELDS
 
 
 async def bench(url: str, args: argparse.Namespace) -> int:
@@ -385,7 +390,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="echo tokens/s per session")
     parser.add_argument("--tokens", type=int, default=150, help="about how many tokens each answer has")
     parser.add_argument("--faults", action=argparse.BooleanOptionalAction, default=None,
-                        help="random injected faults (default: on if the panel accepts 'fault')")
+                        help="random injected faults (default: on if the panel has the Simulate failure widgets)")
     parser.add_argument("--fault-p", type=float, default=0.01, help="fault probability per token")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
@@ -395,9 +400,9 @@ def main() -> int:
     if args.faults is None:
         args.faults = supported
         if not supported:
-            print("NOTE: the settings panel has no 'fault' field yet (issue 6): running without faults")
+            print("NOTE: the settings panel has no 'Simulate failure' widgets yet (issue 6): running without faults")
     elif args.faults and not supported:
-        print("NOTE: --faults asked for, but the settings panel does not accept 'fault' yet (issue 6)")
+        print("NOTE: --faults asked for, but the settings panel has no 'Simulate failure' widgets yet (issue 6)")
     if args.url:
         return asyncio.run(bench(args.url, args))
     with tempfile.TemporaryDirectory() as tmp, App(Path(tmp) / "app.log") as app:
