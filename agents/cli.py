@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", help="answer length limit in tokens")
     p.add_argument("--seed", help="sampling seed")
     p.add_argument("--rate", help="echo provider speed in tokens/s (0: unlimited)")
+    p.add_argument("--buffer", metavar="SPEC", help="how tokens are grouped into updates, e.g. sentence+time:80")
     p.add_argument(
         "--fault", metavar="KIND@N[xCOUNT]",
         help="simulate a failure: disconnect|stall|rate_limit|server_error at token N (COUNT times), "
@@ -71,6 +72,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "max_tokens": args.max_tokens,
         "seed": args.seed,
         "echo_rate": args.rate,
+        "buffer": args.buffer,
         "fault": args.fault,
         "retries": args.retries,
         "stall_timeout": args.stall_timeout,

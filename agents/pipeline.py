@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 
+from agents import coalesce as _coalesce
 from agents.events import Event
 from agents.settings import Settings
 
@@ -24,6 +25,7 @@ Stage = Callable[[EventStream], EventStream]
 def stages_for(settings: Settings) -> list[Stage]:
     """The stages a session's settings ask for, in the order events flow through them."""
     stages: list[Stage] = []
+    stages.append(_coalesce.Coalesce(settings.buffer))  # buffering: last, right before the sink
     return stages
 
 

@@ -18,6 +18,7 @@ from contextlib import aclosing
 from typing import Any
 
 from agents import observe
+from agents.coalesce import leftover
 from agents.errors import InputError
 from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
 from agents.faults import FaultInjector
@@ -74,13 +75,16 @@ class Turn:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
         run = self.runner.run(self.messages(), settings.params(), continue_from=self.continue_from)
-        events = apply(run, stages_for(settings))
+        stages = stages_for(settings)
+        events = apply(run, stages)
         try:
             async with aclosing(events):
                 async for event in events:
                     self._observe(event)
                     yield event
         finally:
+            for event in leftover(stages):  # text the buffering stage still held when stopped early
+                self._observe(event)
             self._record()
 
     async def run(self, handle: Handler) -> Stats | None:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agents import buffering
+from agents.buffering import DEFAULT_SPEC as DEFAULT_BUFFER
 from agents.errors import InvalidSetting
 from agents.faults import parse_fault
 from agents.providers.base import GenerationParams
@@ -49,6 +51,8 @@ class Settings:
     #: Tokens/s of the echo provider; 0 means unlimited.
     echo_rate: float = 50.0
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS
+    #: How tokens are grouped into UI updates (agents.buffering): e.g. ``token``, ``sentence+time:80``.
+    buffer: str = DEFAULT_BUFFER
     #: "Simulate failure" (agents.faults): ``off``, or e.g. ``disconnect@20``, ``server_error@every10x2``.
     fault: str = "off"
     #: Resume attempts after a stream breaks, per outage (0: give up at once).
@@ -74,6 +78,7 @@ class Settings:
             raise InvalidSetting("max_input_chars", self.max_input_chars, "a positive whole number")
         if len(self.system_prompt) > self.max_input_chars:
             raise InvalidSetting("system_prompt", self.system_prompt, f"at most {self.max_input_chars:,} characters")
+        buffering.parse(self.buffer)  # raises InvalidSetting
         parse_fault(self.fault)  # raises InvalidSetting
         RetryPolicy(max_attempts=self.retries)  # raises InvalidSetting
         if not (math.isfinite(self.stall_timeout) and 0 <= self.stall_timeout <= 3600):

@@ -31,7 +31,7 @@ async def test_start_greets_with_provider_and_model_and_sends_settings(ui: Socke
 
 
 async def test_answer_streams_into_one_message_then_a_stats_line(ui: SocketRecorder) -> None:
-    app._session().update(echo_rate=0)
+    app._session().update(echo_rate=0, buffer="token")
     await app.message(cl.Message(content="Tokens arrive one by one here."))
     started = ui.named("stream_start")
     assert len(started) == 1
