@@ -9,7 +9,7 @@ A server's Retry-After wins when it asks for longer.  Two bounds stop an outage:
 at most ``max_attempts`` failures in a row without a new token, and at most
 ``max_elapsed`` seconds from the outage's first failure to the end of the next
 wait.  A token arriving ends the outage, so a long answer that breaks now and
-then (every N tokens) still completes.  The clock and the random source are
+then (every N tokens) still completes; ``max_resumes`` caps the whole answer.  The clock and the random source are
 injected so tests need not wait or guess.
 """
 
@@ -42,10 +42,14 @@ class RetryPolicy:
     jitter: float = 0.5
     #: Seconds from an outage's first failure beyond which we stop waiting.
     max_elapsed: float = 60.0
+    #: Resumes per answer, across outages: a stream that breaks after every token still ends.
+    max_resumes: int = 100
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_attempts <= 20:
             raise InvalidSetting("retries", self.max_attempts, "a whole number from 0 to 20")
+        if self.max_resumes < self.max_attempts:
+            raise InvalidSetting("max_resumes", self.max_resumes, f"at least max_attempts ({self.max_attempts})")
         for name in ("base_delay", "max_delay", "max_elapsed"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -73,6 +77,8 @@ class Backoff:
         self._random = random
         #: Attempts used in the current outage (0 when the stream is healthy).
         self.attempt = 0
+        #: Attempts used in this answer, across outages.
+        self.total = 0
         self._outage_started: float | None = None
 
     def progress(self) -> None:
@@ -85,11 +91,12 @@ class Backoff:
         now = self._clock()
         if self._outage_started is None:
             self._outage_started = now
-        if self.attempt >= self.policy.max_attempts:
+        if self.attempt >= self.policy.max_attempts or self.total >= self.policy.max_resumes:
             return None
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
         wait = self.policy.delay(self.attempt + 1, retry_after=retry_after, random=self._random)
         if (now - self._outage_started) + wait > self.policy.max_elapsed:
             return None
         self.attempt += 1
+        self.total += 1
         return wait

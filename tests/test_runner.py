@@ -273,3 +273,22 @@ async def test_stop_while_a_read_is_in_flight_closes_the_provider() -> None:
         await task
     assert provider.calls[0].closed
     assert r.stats is not None and r.stats.outcome == "cancelled" and r.text == "".join(CHUNKS[:2])
+
+
+async def test_an_answer_that_breaks_after_every_token_still_ends() -> None:
+    failures = {i: lost() for i in range(1, len(CHUNKS))}
+    policy = RetryPolicy(max_attempts=1, max_resumes=4)
+    r, sleep = runner(ScriptedProvider(CHUNKS, failures=failures), retry=policy)
+    events = await collect(r)
+    end = terminal(events)
+    assert isinstance(end, Failed) and end.stats.outcome == "interrupted"
+    assert end.stats.resumes == (1, 2, 3, 4) and end.text == "".join(CHUNKS[:5]) and len(sleep.waits) == 4
+
+
+def test_policy_settings_are_validated() -> None:
+    from agents.errors import InvalidSetting
+
+    for bad in ({"max_attempts": -1}, {"jitter": 2.0}, {"multiplier": 0.5}, {"base_delay": float("nan")},
+                {"max_attempts": 5, "max_resumes": 2}):
+        with pytest.raises(InvalidSetting):
+            RetryPolicy(**bad)  # type: ignore[arg-type]
