@@ -6,8 +6,9 @@
 
 Exit codes: 0 complete; 1 the provider failed; 2 usage or configuration error
 (one line on stderr); 130 interrupted by Ctrl-C (the partial answer stays printed).
-Code 3 (blocked by a guardrail) is reserved;
+3 blocked by a guardrail (the block line is printed);
 4 gave up resuming a broken stream (the partial answer stays on stdout).
+With --guard, stdout gets only text the guardrails cleared (--release hold_back, the default).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from agents.settings import Settings, coerce
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BLOCKED = 3
 EXIT_GAVE_UP = 4
 EXIT_INTERRUPTED = 130
 
@@ -49,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", help="answer length limit in tokens")
     p.add_argument("--seed", help="sampling seed")
     p.add_argument("--rate", help="echo provider speed in tokens/s (0: unlimited)")
-    p.add_argument("--buffer", metavar="SPEC", help="how tokens are grouped into updates, e.g. sentence+time:80")
     p.add_argument(
         "--fault", metavar="KIND@N[xCOUNT]",
         help="simulate a failure: disconnect|stall|rate_limit|server_error at token N (COUNT times), "
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", help="resume attempts after a stream breaks (default 3; 0: give up at once)")
     p.add_argument("--stall-timeout", help="seconds without a token before resuming (default 30; 0: off)")
     p.add_argument("--failover", metavar="PROVIDER[,PROVIDER]", help="providers that take over a broken answer")
+    p.add_argument("--buffer", metavar="SPEC", help="how tokens are grouped into updates, e.g. sentence+time:80")
+    p.add_argument(
+        "--guard", action="append", metavar="NAME[=ACTION]",
+        help="turn on a guardrail (profanity, pii, rules, length), action block|redact|warn; repeatable",
+    )  # fmt: skip
+    p.add_argument("--release", choices=("hold_back", "stream_first"), help="how guarded text is shown")
     p.add_argument("--stats", action="store_true", help="print the answer's stats as JSON on stderr's last line")
     return p
 
@@ -72,11 +79,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "max_tokens": args.max_tokens,
         "seed": args.seed,
         "echo_rate": args.rate,
-        "buffer": args.buffer,
         "fault": args.fault,
         "retries": args.retries,
         "stall_timeout": args.stall_timeout,
         "failover": args.failover,
+        "buffer": args.buffer,
+        "guards": args.guard,
+        "release": args.release,
     }
     return Settings.from_env(**coerce({k: v for k, v in raw.items() if v is not None}))
 
@@ -105,6 +114,9 @@ class ConsoleSink:
                 self.err.write(("\n" if self._column and not self._notice_ended_line else "") + f"[{message}]\n")
                 self._notice_ended_line = True
                 self.err.flush()
+            case Done(text=text, stats=stats) if stats.outcome == "blocked":
+                self._newline()
+                self._write(text.rsplit("\n", 1)[-1] + "\n")  # the "[Blocked by guardrail: ...]" line
             case Done():
                 self._newline()
             case Failed(error=error):
@@ -136,6 +148,8 @@ async def answer(session: ChatSession, prompt: str, sink: ConsoleSink) -> tuple[
         sink.err.write(f"error: {sink.failed}\n")
         sink.failed = None
         return (EXIT_GAVE_UP if stats is not None and stats.outcome == "interrupted" else EXIT_FAILED), stats
+    if stats is not None and stats.outcome == "blocked":
+        return EXIT_BLOCKED, stats
     return EXIT_OK, stats
 
 

@@ -25,6 +25,10 @@ Stage = Callable[[EventStream], EventStream]
 def stages_for(settings: Settings) -> list[Stage]:
     """The stages a session's settings ask for, in the order events flow through them."""
     stages: list[Stage] = []
+    from guardrails.stream import stage_for as _guard_stage  # late: guardrails import the settings
+
+    if (guard := _guard_stage(settings)) is not None:
+        stages.append(guard)  # guardrails: right after the runner, so only cleared text flows on
     stages.append(_coalesce.Coalesce(settings.buffer))  # buffering: last, right before the sink
     return stages
 

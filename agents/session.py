@@ -29,6 +29,7 @@ from agents.providers.base import ChatMessage, Provider
 from agents.runner import Runner
 from agents.settings import Settings
 from agents.stats import Clock
+from guardrails.input import screen_for
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -74,12 +75,21 @@ class Turn:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
-        run = self.runner.run(self.messages(), settings.params(), continue_from=self.continue_from)
+        screened = await screen_for(self.user_text, settings, self.provider)
+        for event in screened.events():  # input verdicts; a blocked message ends the turn here
+            self._observe(event)
+            yield event
+        if screened.blocked:
+            self._recorded = True  # the model never saw it: keep it out of later turns' history too
+            return
+        self.user_text = screened.text  # redacted: the model and the history see only this
         stages = stages_for(settings)
+        run = self.runner.run(self.messages(), settings.params(), continue_from=self.continue_from)
         events = apply(run, stages)
         try:
             async with aclosing(events):
                 async for event in events:
+                    event = screened.merge(event)  # the input verdicts join the answer's stats
                     self._observe(event)
                     yield event
         finally:

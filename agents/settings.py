@@ -51,8 +51,6 @@ class Settings:
     #: Tokens/s of the echo provider; 0 means unlimited.
     echo_rate: float = 50.0
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS
-    #: How tokens are grouped into UI updates (agents.buffering): e.g. ``token``, ``sentence+time:80``.
-    buffer: str = DEFAULT_BUFFER
     #: "Simulate failure" (agents.faults): ``off``, or e.g. ``disconnect@20``, ``server_error@every10x2``.
     fault: str = "off"
     #: Resume attempts after a stream breaks, per outage (0: give up at once).
@@ -61,6 +59,12 @@ class Settings:
     stall_timeout: float = 30.0
     #: Providers that take over the continuation, in order, comma-separated (blank: none).
     failover: str = ""
+    #: How tokens are grouped into UI updates (agents.buffering): e.g. ``token``, ``sentence+time:80``.
+    buffer: str = DEFAULT_BUFFER
+    #: Guardrails on, as ``(name, action)`` pairs; strings such as ``"pii=redact,profanity"`` are parsed.
+    guards: tuple[tuple[str, str], ...] = ()
+    #: How guarded text reaches the user: ``hold_back`` (only once cleared) or ``stream_first``.
+    release: str = "hold_back"
 
     def __post_init__(self) -> None:
         from agents.providers import registry  # late: providers register themselves on import
@@ -78,13 +82,17 @@ class Settings:
             raise InvalidSetting("max_input_chars", self.max_input_chars, "a positive whole number")
         if len(self.system_prompt) > self.max_input_chars:
             raise InvalidSetting("system_prompt", self.system_prompt, f"at most {self.max_input_chars:,} characters")
-        buffering.parse(self.buffer)  # raises InvalidSetting
         parse_fault(self.fault)  # raises InvalidSetting
         RetryPolicy(max_attempts=self.retries)  # raises InvalidSetting
         if not (math.isfinite(self.stall_timeout) and 0 <= self.stall_timeout <= 3600):
             raise InvalidSetting("stall_timeout", self.stall_timeout, "seconds from 0 (off) to 3600")
         for name in self.failover_providers():
             registry.get(name)  # raises UnknownProvider
+        buffering.parse(self.buffer)  # raises InvalidSetting
+        from guardrails import config as guard_config  # late: guardrails register themselves on import
+
+        object.__setattr__(self, "guards", guard_config.parse_specs(self.guards))  # raises InvalidSetting
+        guard_config.validate(self.guards, self.release)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -95,6 +103,10 @@ class Settings:
         }
         if prompt := os.environ.get("SYSTEM_PROMPT"):
             base["system_prompt"] = prompt
+        if guards := os.environ.get("GUARDS"):  # e.g. "pii=redact,profanity=block"
+            base["guards"] = guards
+        if release := os.environ.get("GUARD_RELEASE"):
+            base["release"] = release
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from agents.events import Done, Event, Failed, Stats
 from agents.stats import Clock
-from guardrails.base import Guardrail, block_text, redact, severity
+from guardrails.base import Guardrail, Span, block_text, redact, severity
 from guardrails.stream import DEFAULT_TIMEOUT, Record, check_async, warm
 
 
@@ -68,7 +68,7 @@ async def screen(
     if not readiness.allowed:
         result.records.append(Record(readiness.rule, "block", "input", 0.0, readiness.reason))
     else:
-        spans = []
+        spans: list[Span] = []
         for checked in await check_async(active, text, timeout=timeout, clock=clock):
             verdict = checked.verdict
             if verdict.allowed:

@@ -157,4 +157,6 @@ class PiiGuardrail:
         return len(tail) - i
 
 
-register(GuardSpec(NAME, lambda action: PiiGuardrail(action), default_action="redact", label="Personal data (PII)"))
+register(
+    GuardSpec(NAME, lambda action: PiiGuardrail(action or "redact"), default_action="redact", label="Personal data")
+)

@@ -213,7 +213,7 @@ def _mask(word: str) -> str:
 register(
     GuardSpec(
         NAME,
-        lambda action: ProfanityGuardrail(action),
+        lambda action: ProfanityGuardrail(action or "block"),
         default_action="block",
         label="Profanity",
     )

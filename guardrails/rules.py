@@ -118,8 +118,8 @@ class RulesGuardrail:
     def __init__(self, action: Action | None = None, rules: list[Rule] | None = None) -> None:
         self.rules = rules if rules is not None else load()
         self.override = action
-        own = [r.action for r in self.rules] or ["warn"]
-        self.action: Action = action or max(own, key=severity)  # type: ignore[assignment]
+        own: list[Action] = [r.action for r in self.rules] or ["warn"]
+        self.action: Action = action if action is not None else max(own, key=severity)
         self.max_match = max((r.max_length for r in self.rules), default=1)
 
     def check(self, text: str) -> Verdict:
