@@ -337,3 +337,20 @@ def test_the_page_streams_in_a_real_browser(app: App) -> None:
             assert len(set(states)) >= 3 and all(text.startswith(s) for s in states)
         finally:
             browser.close()
+
+
+def test_bearer_and_password_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from web import auth
+
+    assert auth.authorized(None)  # no token configured: the API is open
+    monkeypatch.setenv("API_BEARER_TOKEN", "s3cret-token")
+    assert auth.authorized("Bearer s3cret-token") and auth.authorized("bearer  s3cret-token")
+    assert (
+        not auth.authorized("Bearer wrong") and not auth.authorized("Basic s3cret-token") and not auth.authorized(None)
+    )
+    assert auth.authorized(None, "s3cret-token") and not auth.authorized(None, "nope")
+    assert not auth.check_password("ann", "pw")  # no login configured: nobody gets in
+    monkeypatch.setenv("CHAT_USERNAME", "ann")
+    monkeypatch.setenv("CHAT_PASSWORD", "pw")
+    assert auth.check_password("ann", "pw")
+    assert not auth.check_password("ann", "PW") and not auth.check_password("bob", "pw")
