@@ -186,3 +186,16 @@ async def test_continue_with_nothing_to_continue_is_a_clear_input_error() -> Non
 
     with pytest.raises(InputError, match="no answer to continue"):
         ChatSession(Settings(provider="echo")).continue_last()
+
+
+@pytest.mark.model
+async def test_local_greedy_resume_is_exact_even_after_another_answer_used_the_model(
+    local_provider: Provider, local_reference: tuple[str, int]
+) -> None:
+    reference, tokens = local_reference
+    other = [LOCAL_MESSAGES[0], ChatMessage("user", "Say hello.")]
+    await run_with_fault(local_provider, other, LOCAL_PARAMS, None, LOCAL_STALL)  # reuses the system prompt's cache
+    spec = FaultSpec("disconnect", "every", at=5)
+    events, runner = await run_with_fault(local_provider, LOCAL_MESSAGES, LOCAL_PARAMS, spec, LOCAL_STALL)
+    assert isinstance(events[-1], Done) and events[-1].text == reference
+    assert runner.stats is not None and runner.stats.retries == tokens // 5

@@ -90,6 +90,26 @@ class _Job:
 _DONE = object()
 
 
+def _canonical_state(llm: Llama, prompt: list[int], prefix: list[int]) -> None:
+    """Leave the KV cache as an unbroken greedy run would have built it, so greedy output repeats exactly.
+
+    Logits depend slightly on how tokens were evaluated (a prompt in one batch,
+    generated tokens one at a time), and ``generate`` reuses whatever cached
+    prefix matches, so a near-tie can flip after a cache hit.  An unbroken run
+    evaluates the prompt as a batch from an empty cache, then each token alone:
+    when the cache holds exactly that (we generated the prefix ourselves), keep
+    it; otherwise rebuild it that way.  This costs prompt caching, for greedy runs only.
+    """
+    full = prompt + prefix
+    if prefix and llm.n_tokens >= len(full) and llm.input_ids[: len(full)].tolist() == full:
+        return  # generate() re-evaluates just the last prefix token, alone, as the unbroken run did
+    llm.reset()
+    if prefix:
+        llm.eval(prompt)
+        for token in prefix[:-1]:  # generate() evaluates the last one
+            llm.eval([token])
+
+
 @contextmanager
 def _penalty_history(llm: Llama, history: list[int]) -> Iterator[None]:
     """Make ``llm.generate``'s fresh sampler start having seen ``history``.
@@ -214,6 +234,8 @@ class LocalModel:
         if params.seed is not None:
             llm.set_seed(params.seed)
         temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
+        if temperature == 0:
+            _canonical_state(llm, prompt, prefix)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated = list(prefix)
         text_len = len(job.continue_from)
