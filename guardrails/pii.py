@@ -91,7 +91,7 @@ def detect(text: str) -> list[tuple[int, int, str]]:
     return sorted(chosen)
 
 
-_PHONE_CONTEXT = re.compile(r"(phone|call|tel|mobile|cell|fax|whatsapp|sms|text me|number)\W*\S*\W*$", re.I)
+_PHONE_CONTEXT = re.compile(r"\b(phone|call|tel|mobile|cell|fax|whatsapp|sms|text|number|dial)\b(?:\W+\S+){0,3}?\W*$", re.I)
 
 
 def _implausible(text: str, start: int, end: int, kind: str) -> bool:
@@ -99,9 +99,15 @@ def _implausible(text: str, start: int, end: int, kind: str) -> bool:
     if kind == "IP_ADDRESS":
         # 1.2.3.4.5 or 10.0.19045.1234.7 is a version or build number, not an address.
         return bool(re.match(r"\.\d", text[end : end + 2]) or re.search(r"\d\.$", text[max(0, start - 2) : start]))
-    if kind == "PHONE_NUMBER" and text[start:end].isdigit():
-        # A bare run of digits is an order id or a count unless the text says it is a phone number.
-        return not _PHONE_CONTEXT.search(text[max(0, start - 32) : start])
+    if kind == "PHONE_NUMBER":
+        value, before = text[start:end], text[max(0, start - 40) : start]
+        if before[-1:].isalnum() or before[-1:] in {"-", "#", "/", "_"}:
+            return True  # the tail of an identifier such as ORD-2024-000123
+        said = bool(_PHONE_CONTEXT.search(before))
+        digits = sum(c.isdigit() for c in value)
+        if value.isdigit() or (digits < 9 and not value.startswith("+")):
+            # A bare or short run of digits is an order id or a count unless the text says it is a phone number.
+            return not said
     return False
 
 
