@@ -311,6 +311,15 @@ async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
         out.append((time.perf_counter() - t - 0.01) * 1000)
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) a process has used so far, from /proc; ``None`` where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def fault_setting_supported() -> bool:
     """Whether the settings panel has the "Simulate failure" widgets (issue 6)."""
     from ui import panel
@@ -406,7 +415,14 @@ def main() -> int:
     if args.url:
         return asyncio.run(bench(args.url, args))
     with tempfile.TemporaryDirectory() as tmp, App(Path(tmp) / "app.log") as app:
+        pid = app.process.pid if app.process else None
+        cpu_before, wall_before = cpu_seconds(pid), time.perf_counter()
         code = asyncio.run(bench(app.url, args))
+        cpu_after, wall_after = cpu_seconds(pid), time.perf_counter()
+        if cpu_before is not None and cpu_after is not None:
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            print(f"machine  app server used {(cpu_after - cpu_before) / (wall_after - wall_before):.0%} of one core "
+                  f"during the run; load average {load:.2f} on {os.cpu_count()} cores (other work shares them)")
         log = app.log.read_text(encoding="utf-8", errors="replace").splitlines()
         answered = [json.loads(line) for line in log if line.startswith("{") and '"event": "answer"' in line]
         outcomes: dict[str, int] = {}
