@@ -120,7 +120,9 @@ def detect(text: str) -> list[tuple[int, int, str]]:
     return sorted(chosen)
 
 
-_PHONE_CONTEXT = re.compile(r"\b(phone|call|tel|mobile|cell|fax|whatsapp|sms|text|number|dial)\b(?:\W+\S+){0,3}?\W*$", re.I)
+_PHONE_CONTEXT = re.compile(
+    r"\b(phone|call|tel|mobile|cell|fax|whatsapp|sms|text|number|dial)\b(?:\W+\S+){0,3}?\W*$", re.I
+)
 
 
 def _implausible(text: str, start: int, end: int, kind: str) -> bool:
