@@ -125,27 +125,44 @@ class Settings:
         )
 
 
+#: Fields where a blank means "the provider's default" (``None``).
+_OPTIONAL = frozenset({"model", "temperature", "max_tokens", "seed"})
+
+
+def _blank_value(name: str) -> Any:
+    """What a cleared box means: ``None`` for optional fields, no system prompt, else the default."""
+    if name in _OPTIONAL:
+        return None
+    if name == "system_prompt":
+        return ""
+    field = next((f for f in dataclasses.fields(Settings) if f.name == name), None)
+    if field is None or field.default is dataclasses.MISSING:
+        raise InvalidSetting(name, "", "a value")
+    return field.default
+
+
 def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Turn loosely typed values (widget strings, blanks) into ``Settings`` field types.
 
-    Blank strings mean "the default" (``None``).  Raises ``InvalidSetting``.
+    A blank string or ``None`` (Chainlit's value for an emptied box) means the
+    field's default; see ``_blank_value``.  Raises ``InvalidSetting``.
     """
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if isinstance(value, str):
             value = value.strip()
-            if value == "" and name in {"model", "temperature", "max_tokens", "seed"}:
-                out[name] = None
-                continue
+        if value is None or value == "":
+            out[name] = _blank_value(name)
+            continue
         try:
-            if name in {"max_tokens", "seed", "max_input_chars", "retries"} and value is not None:
+            if name in {"max_tokens", "seed", "max_input_chars", "retries"}:
                 as_float = float(value)
                 if not as_float.is_integer():
                     raise ValueError
                 value = int(as_float)
-            elif name in {"temperature", "echo_rate", "stall_timeout"} and value is not None:
+            elif name in {"temperature", "echo_rate", "stall_timeout"}:
                 value = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidSetting(name, value, "a number") from None
         out[name] = value
     return out

@@ -59,3 +59,13 @@ def test_env_sets_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAX_INPUT_CHARS", "many")
     with pytest.raises(InvalidSetting):
         Settings.from_env()
+
+
+def test_emptied_boxes_mean_the_default_not_a_crash() -> None:
+    """Chainlit sends ``None`` for an emptied text input; every field must take it."""
+    from dataclasses import fields
+
+    cleared = coerce({f.name: None for f in fields(Settings) if f.name != "provider"})
+    settings = Settings(provider="echo").replace(**cleared)
+    assert settings.system_prompt == "" and settings.model is None and settings.temperature is None
+    assert settings.stall_timeout == Settings().stall_timeout and settings.failover == ""

@@ -73,9 +73,7 @@ def widgets(settings: Settings) -> list[InputWidget]:
 
 def to_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """Panel values with the ``fault_*`` widgets folded into one ``fault`` spec string."""
-    out = {k: v for k, v in values.items() if k not in _FAULT_IDS}
-    if "failover" in out and out["failover"] is None:
-        out["failover"] = ""  # Chainlit sends null for an emptied text input; blank means no failover
+    out = {k: v for k, v in values.items() if k not in _FAULT_IDS}  # emptied boxes: settings.coerce
     if "fault_mode" not in values:
         return out
     mode = str(values.get("fault_mode") or OFF)
@@ -85,6 +83,8 @@ def to_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     kind = str(values.get("fault_kind") or "disconnect")
     count = str(values.get("fault_count") or "1").strip()
     n = str(values.get("fault_n") or "").strip()
+    if mode in {"once", "every"} and not n:
+        raise InvalidSetting("failure token N", "", "a whole number of tokens, 0 or more")
     match mode:
         case "once":
             where = n
