@@ -44,7 +44,8 @@ lint: install-dev
 	$(BIN)/mypy agents guardrails
 
 bench: install-dev
-	@for f in bench/bench_*.py; do echo "==> $$f"; $(BIN)/python $$f || exit 1; done
+	@failed=""; for f in bench/bench_*.py; do echo "==> $$f"; $(BIN)/python $$f || failed="$$failed $$f"; done; \
+	if [ -n "$$failed" ]; then echo "==> missed a target or failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
