@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 from agents.errors import InvalidSetting
 
-#: Time-bounded coalescing: the first token at once, then ≤ 25 updates/s.
-DEFAULT_SPEC = "time:40"
+#: Time-bounded coalescing: the first token at once, then at most one update per 45 ms (≤ 22/s).
+DEFAULT_SPEC = "time:45"
 MAX_COUNT = 100_000
 MAX_TIME_MS = 10_000
 

@@ -58,15 +58,18 @@ Item = tuple[Event | _End | _Raised, float]
 class _Mailbox:
     """An unbounded queue with one waiter that a timer can also wake."""
 
-    __slots__ = ("items", "_waiter")
+    __slots__ = ("items", "quiet", "_waiter")
 
     def __init__(self) -> None:
         self.items: deque[Item] = deque()
+        #: Text cannot change anything before the timer fires: queue it without waking the stage.
+        self.quiet = False
         self._waiter: asyncio.Future[None] | None = None
 
     def put(self, item: Item) -> None:
         self.items.append(item)
-        self.poke()
+        if not (self.quiet and type(item[0]) is TextDelta):
+            self.poke()
 
     def poke(self) -> None:
         waiter = self._waiter
@@ -192,7 +195,11 @@ class Coalesce:
                     deadline = held.deadline()
                     if deadline is not None and (timer is None or timer.done()):
                         timer = asyncio.create_task(self._alarm(deadline - clock(), box), name="coalesce-timer")
+                    # A time-only spec holding text only acts at the deadline, so tokens need not
+                    # wake the stage one by one (most of its cost per token).
+                    box.quiet = deadline is not None and held.leading
                     await box.wait()
+                    box.quiet = False
                 while box.items:
                     item, at = box.items.popleft()
                     if type(item) is TextDelta:

@@ -427,7 +427,7 @@ def test_errors_flush_the_held_text_first(spec: str, tokens: list[tuple[str, flo
 
 def test_a_slow_provider_does_not_hold_text_past_the_bound() -> None:
     # "Hello" then nothing for 10 s: with sentence+time:80 it shows at 80 ms, not at 10 s.
-    upstream = Upstream([(0.0, TextDelta("Hello")), (10.0, TextDelta(" world.", 5)), (0.0, Done("Hello world.", STATS))])
+    upstream = Upstream(text_steps([("Hello", 0.0), (" world.", 10.0)]))
     seen = virtual(lambda: consume(stage("sentence+time:80")(upstream.stream())))
     assert [(round(t, 3), d.text) for t, d in seen if isinstance(d, TextDelta)] == [(0.08, "Hello"), (10.0, " world.")]
 
