@@ -43,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags."""
     p = _Parser(prog="python -m agents", description="Stream a chat answer in the terminal.")
-    p.add_argument("prompt", nargs="?", help="ask once and exit ('-' reads it from stdin); without it, chat interactively")
+    p.add_argument(
+        "prompt", nargs="?", help="ask once and exit ('-' reads it from stdin); without it, chat interactively"
+    )
     p.add_argument("--provider", choices=registry.names(), help="model provider (default: local)")
     p.add_argument("--model", help="model name (default: the provider's)")
     p.add_argument("--system", help="system prompt")

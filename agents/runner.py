@@ -39,7 +39,7 @@ from agents.errors import (
     ServerError,
     Stalled,
 )
-from agents.events import Done, Event, Failed, Notice, Stats, TextDelta
+from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
 from agents.faults import FaultInjector, parse_fault
 from agents.providers.base import ChatMessage, GenerationParams, Provider
 from agents.retry import Backoff, RetryPolicy
@@ -198,6 +198,9 @@ class Runner:
         chain = (self.provider, *self.failover)
         current = 0
         resuming = False
+        if continue_from:
+            # Tell every stage and sink what is already on screen, so their text starts from it.
+            yield Replace(continue_from, reason="continuing the answer")
         try:
             while True:
                 provider = chain[current]

@@ -176,7 +176,8 @@ class ChatSession:
         question = self.history.pop()
         last = self.last_turn
         # The same answer keeps its simulated-failure state, so a spent fault does not fire again.
-        faults = last.runner.faults if last is not None and last.text == answer.content else None
+        carry = last is not None and last.text == answer.content and self.settings.fault != "off"
+        faults = last.runner.faults if carry and last is not None else None
         try:
             self.last_turn = Turn(self, question.content, self.provider(), continue_from=answer.content, faults=faults)
         except BaseException:

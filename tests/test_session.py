@@ -173,3 +173,23 @@ def test_invalid_update_keeps_the_old_settings() -> None:
     assert session.settings == Settings(provider="echo")
     session.update(temperature=0.0)
     assert session.settings.temperature == 0.0
+
+
+@pytest.mark.parametrize("guards", [(), ("pii=redact",), ("profanity=block",)])
+async def test_continue_keeps_the_partial_answer_through_every_stage(guards: tuple[str, ...]) -> None:
+    """Continue after giving up: guardrails and buffering start from the text already shown."""
+    text = "one two three four five six seven eight nine ten"
+    session = ChatSession(Settings(provider="echo", echo_rate=0, fault="server_error@6x9", retries=1, guards=guards))
+    first = await collect(session, text)
+    assert isinstance(first[-1], Failed) and first[-1].stats.outcome == "interrupted"
+    partial = first[-1].text
+    assert partial and text.startswith(partial) and partial != text
+    session.update(fault="off")  # simulation switched off: the spent fault must not follow the answer
+    events: list[Event] = []
+
+    async def handle(event: Event) -> None:
+        events.append(event)
+
+    await session.continue_last().run(handle)
+    assert isinstance(events[-1], Done) and events[-1].text == text
+    assert [m.content for m in session.history] == [text, text]

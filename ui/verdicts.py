@@ -27,6 +27,5 @@ def table(verdicts: Sequence[Mapping[str, Any]]) -> str:
 async def show(message: cl.Message, verdicts: Sequence[Mapping[str, Any]]) -> None:
     """Attach a collapsed Step under ``message`` listing ``verdicts``."""
     step = cl.Step(name=STEP_NAME, type="tool", parent_id=message.id, show_input=False)
-    step.output = table(verdicts)
-    step.language = "markdown"
+    step.output = table(verdicts)  # no `language`: Chainlit renders plain output as Markdown (a table)
     await step.send()
