@@ -107,7 +107,8 @@ def main() -> None:
     print(f"CLI path (runner + sink)  : {ours_med:7.1f} tok/s  (runs: {', '.join(f'{r:.0f}' for r in ours)})")
     ratio = ours_med / raw_med
     print(f"ratio CLI / raw           : {ratio:7.3f}  (target >= {TARGET}; ratio to target {ratio / TARGET:.3f})")
-    print(f"Stop -> worker idle       : median {statistics.median(stops):.1f} ms, max {max(stops):.1f} ms (target <= 100 ms)")
+    stop_med, stop_max = statistics.median(stops), max(stops)
+    print(f"Stop -> worker idle       : median {stop_med:.1f} ms, max {stop_max:.1f} ms (target <= 100 ms)")
     print(f"loop lag while generating : p50 {statistics.median(lags):.2f} ms, p99 {p99:.2f} ms over {len(lags)} ticks")
 
 
