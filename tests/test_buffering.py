@@ -564,3 +564,28 @@ async def test_done_stats_count_the_emitted_chunks() -> None:
     assert texts == ["One. ", "Two. ", "Three four."]
     done = events[-1]
     assert isinstance(done, Done) and done.stats.chunks == 3 and done.stats.tokens == 4
+
+
+# ------------------------------------------------------------ through the Chainlit handlers
+
+
+async def test_the_panel_choice_shows_whole_sentences_in_chainlit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chainlit as cl
+
+    import app
+    from tests.chainlit_harness import open_session
+
+    monkeypatch.setenv("DEFAULT_PROVIDER", "echo")
+    ui = open_session()
+    await app.start()
+    await app.settings_update({"buffer": "sentence", "echo_rate": 0})
+    await app.message(cl.Message(content="Dr. Smith paid 3.50 dollars. It was cheap! Was it?"))
+    started = ui.named("stream_start")[-1]
+    updates = [started["output"], *ui.tokens()]
+    assert updates == ["Dr. Smith paid 3.50 dollars. ", "It was cheap! ", "Was it?"]
+    assert app._session().settings.buffer == "sentence"
+
+    await app.settings_update({"buffer": "sentences"})
+    errors = [m["output"] for m in ui.messages() if m.get("isError")]
+    assert errors and "Invalid setting buffer='sentences'" in errors[-1] and "\n" not in errors[-1]
+    assert app._session().settings.buffer == "sentence"  # the old choice stays in force
