@@ -218,7 +218,7 @@ class SentenceStrategy(_Held):
     whitespace, so the held text stays bounded.
     """
 
-    def __init__(self, max_chars: int = 2_000) -> None:
+    def __init__(self, max_chars: int = 1_000) -> None:
         super().__init__()
         self.max_chars = max_chars
         self._maybe = False
