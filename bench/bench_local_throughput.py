@@ -26,7 +26,7 @@ from agents.settings import Settings  # noqa: E402
 PROMPT = "Write a detailed story about a lighthouse keeper and a storm."
 SYSTEM = "You are a helpful assistant."
 MAX_TOKENS = 200
-REPS = 5
+REPS = 10
 TARGET = 0.97
 
 
