@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from guardrails.base import Action, GuardSpec, Span, Verdict, register
+from guardrails.holdback import trailing_hold
 
 NAME = "pii"
 ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN")
@@ -177,21 +178,7 @@ class PiiGuardrail:
 
     def hold(self, text: str) -> int:
         """The trailing partial token plus any trailing tokens that could belong to one PII value."""
-        tail = text[-self.max_match :]
-        i = len(tail)
-        while i > 0 and not tail[i - 1].isspace():
-            i -= 1
-        while True:
-            j = i
-            while j > 0 and tail[j - 1].isspace():
-                j -= 1
-            k = j
-            while k > 0 and not tail[k - 1].isspace():
-                k -= 1
-            if k == j or not _PIIISH.fullmatch(tail[k:j]):
-                break
-            i = k
-        return len(tail) - i
+        return trailing_hold(text, self.max_match, lambda word: _PIIISH.fullmatch(word) is not None)
 
 
 register(

@@ -22,6 +22,7 @@ from functools import lru_cache
 from importlib.resources import files
 
 from guardrails.base import Action, GuardSpec, Span, Verdict, register
+from guardrails.holdback import trailing_hold
 from guardrails.normalize import fold_leet, normalize
 
 NAME = "profanity"
@@ -187,22 +188,7 @@ class ProfanityGuardrail:
 
     def hold(self, text: str) -> int:
         """The trailing partial word, plus any trailing single letters that may be a word being spelled out."""
-        tail = text[-self.max_match :]
-        i = len(tail)
-        while i > 0 and not tail[i - 1].isspace():
-            i -= 1
-        while True:
-            j = i
-            while j > 0 and tail[j - 1].isspace():
-                j -= 1
-            k = j
-            while k > 0 and not tail[k - 1].isspace():
-                k -= 1
-            token = tail[k:j]
-            if k == j or sum(c.isalnum() or c in "@$!|" for c in token) > 1:
-                break
-            i = k
-        return len(tail) - i
+        return trailing_hold(text, self.max_match, _single_letter)
 
 
 def _mask(word: str) -> str:
@@ -218,3 +204,8 @@ register(
         label="Profanity",
     )
 )
+
+
+def _single_letter(word: str) -> bool:
+    """A "word" of at most one letter-like character: maybe one letter of a spelled-out word."""
+    return sum(c.isalnum() or c in "@$!|" for c in word) <= 1
