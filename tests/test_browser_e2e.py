@@ -246,7 +246,11 @@ async def test_buffering_and_pii_guardrail_settings_have_a_visible_effect(page: 
     await details.wait_for(timeout=WAIT_MS)
     verdict = await details.inner_text()
     await page.screenshot(path=str(ARTIFACTS / "e2e-guardrail-verdict.png"))
-    assert "| pii | redact" in verdict, verdict
+    # Rendered as a table (not raw Markdown): one row per rule, cells separated by tabs.
+    assert await details.locator("table").count() == 1, verdict
+    rows = [line.split("\t") for line in verdict.splitlines()]
+    assert rows[0][:3] == ["rule", "action", "where"], verdict
+    assert any(row[0] == "pii" and row[1].startswith("redact") for row in rows[1:]), verdict
 
 
 async def test_simulated_failure_shows_the_resume_notice_then_the_full_answer(page: Any) -> None:
