@@ -46,10 +46,11 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.webapp import SCRUBBED_ENV as _SCRUBBED  # noqa: E402  keys, login and CI (chainlit's "CI mode")
+
 TARGET_P99_MS = 100.0
 #: Faults that resume on their own within the default retry policy (a stall waits for the 30 s stall timer).
 FAULT_KINDS = ("disconnect", "server_error", "rate_limit")
-_SCRUBBED = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "CHAT_USERNAME", "CHAT_PASSWORD")
 _WORDS = (
     "stream token buffer answer resume guard latency socket browser session chunk provider window seam "
     "lighthouse keeper storm harbour signal 42 3.14 café naïve ünïcode — “quoted” (paren) x=y+1; ok!"

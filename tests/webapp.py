@@ -17,7 +17,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-4f9c"
-_SCRUBBED = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "CHAT_USERNAME", "CHAT_PASSWORD")
+# CI is scrubbed too: `chainlit run` in "CI mode" (CI set) plants a fake OPENAI_API_KEY in its environment.
+SCRUBBED_ENV = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "CHAT_USERNAME", "CHAT_PASSWORD", "CI",
+)
 
 
 @dataclass
@@ -48,7 +51,7 @@ def free_port() -> int:
 def running_app(tmp: Path, env: Mapping[str, str] | None = None, timeout: float = 90.0) -> Iterator[App]:
     """Start ``chainlit run app.py --headless`` with the echo provider; stop it afterwards."""
     port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    child_env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     child_env.update({"DEFAULT_PROVIDER": "echo", "API_BEARER_TOKEN": TOKEN, **(env or {})})
     log = tmp / f"app-{port}.log"
     chainlit = Path(sys.executable).with_name("chainlit")
