@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.servers.scripted import ScriptedServer
 
 _KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "API_BEARER_TOKEN")
 
@@ -11,3 +15,17 @@ _KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_
 def _no_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in _KEY_VARS:
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="module")
+def scripted_module() -> Iterator[ScriptedServer]:
+    """One scripted loopback HTTP server per test module (tests/servers/scripted.py)."""
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def scripted(scripted_module: ScriptedServer) -> ScriptedServer:
+    """The module's scripted server, with its queue and request log emptied."""
+    scripted_module.reset()
+    return scripted_module

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -47,18 +47,6 @@ BAD_KEY_BODY = gemini_error(
     f"API key not valid. Please pass a valid API key. ({SECRET})",
     details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
 )
-
-
-@pytest.fixture(scope="module")
-def scripted_module() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def scripted(scripted_module: ScriptedServer) -> ScriptedServer:
-    scripted_module.reset()
-    return scripted_module
 
 
 def provider_for(server: ScriptedServer, **kwargs: object) -> GeminiProvider:

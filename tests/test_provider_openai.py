@@ -48,18 +48,6 @@ def llama() -> Iterator[LlamaServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def scripted_module() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def scripted(scripted_module: ScriptedServer) -> ScriptedServer:
-    scripted_module.reset()
-    return scripted_module
-
-
 def provider_for(server: ScriptedServer, **kwargs: object) -> OpenAIProvider:
     return OpenAIProvider("test-model", api_key=SECRET, base_url=f"{server.url}/v1", **kwargs)  # type: ignore[arg-type]
 

@@ -38,18 +38,6 @@ CONTINUATIONS = {
 ANSWER = "".join(FIRST)
 
 
-@pytest.fixture(scope="module")
-def scripted_module() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def scripted(scripted_module: ScriptedServer) -> ScriptedServer:
-    scripted_module.reset()
-    return scripted_module
-
-
 async def run(provider: Provider, faults: FaultInjector | None = None) -> list[Event]:
     runner = Runner(provider, clock=FakeClock(), sleep=RecordingSleep(), faults=faults, stall_timeout=10)
     return [e async for e in runner.run(MESSAGES, PARAMS)]
