@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.chainlit_harness import SocketRecorder, open_session
 from tests.servers.scripted import ScriptedServer
 
 _KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "API_BEARER_TOKEN")
@@ -29,3 +30,14 @@ def scripted(scripted_module: ScriptedServer) -> ScriptedServer:
     """The module's scripted server, with its queue and request log emptied."""
     scripted_module.reset()
     return scripted_module
+
+
+@pytest.fixture
+async def ui(monkeypatch: pytest.MonkeyPatch) -> SocketRecorder:
+    """A new Chainlit chat (echo provider) whose socket events are recorded; ``app.start`` has run."""
+    import app  # late: only UI tests pay for importing Chainlit
+
+    monkeypatch.setenv("DEFAULT_PROVIDER", "echo")
+    recorder = open_session()
+    await app.start()
+    return recorder

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import chainlit as cl
-import pytest
 
 import app
-from tests.chainlit_harness import SocketRecorder, open_session
-
-
-@pytest.fixture
-async def ui(monkeypatch: pytest.MonkeyPatch) -> SocketRecorder:
-    monkeypatch.setenv("DEFAULT_PROVIDER", "echo")
-    recorder = open_session()
-    await app.start()
-    return recorder
+from tests.chainlit_harness import SocketRecorder
 
 
 def _steps(recorder: SocketRecorder) -> list[dict]:

@@ -32,7 +32,7 @@ from agents.providers.remote import CONTINUE_INSTRUCTION
 from agents.runner import Runner
 from agents.session import ChatSession
 from agents.settings import Settings
-from tests.chainlit_harness import SocketRecorder, open_session
+from tests.chainlit_harness import SocketRecorder
 from tests.servers.llama import LlamaServer, llama_server
 from tests.servers.payloads import openai_chunk, openai_error, openai_stream
 from tests.servers.scripted import Reply, ScriptedServer
@@ -349,14 +349,6 @@ def test_cli_bad_key_gives_one_line_without_the_key(
 
 
 # -- the Chainlit handlers (a real Chainlit context, no browser) -----------------------
-
-
-@pytest.fixture
-async def ui(monkeypatch: pytest.MonkeyPatch) -> SocketRecorder:
-    monkeypatch.setenv("DEFAULT_PROVIDER", "echo")
-    recorder = open_session()
-    await app.start()
-    return recorder
 
 
 async def test_ui_refuses_a_provider_without_its_key_in_one_line_and_carries_on(ui: SocketRecorder) -> None:

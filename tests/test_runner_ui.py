@@ -10,20 +10,12 @@ import pytest
 
 import app
 from agents.providers.echo import pieces
-from tests.chainlit_harness import SocketRecorder, open_session
+from tests.chainlit_harness import SocketRecorder
 from tests.test_runner_fakes import RecordingSleep
 from ui import panel
 from ui.actions import CONTINUE
 
 TEXT = "A stream that breaks should carry on from its last token, with nothing lost or repeated."
-
-
-@pytest.fixture
-async def ui(monkeypatch: pytest.MonkeyPatch) -> SocketRecorder:
-    monkeypatch.setenv("DEFAULT_PROVIDER", "echo")
-    recorder = open_session()
-    await app.start()
-    return recorder
 
 
 def panel_values(**changes: Any) -> dict[str, Any]:
