@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import chainlit as cl
 from dotenv import load_dotenv
 
@@ -50,12 +48,7 @@ async def message(msg: cl.Message) -> None:
     except ChatError as err:
         await show_error(err)
         return
-    sink = ChainlitSink()
-    try:
-        await turn.run(sink.handle)
-    except asyncio.CancelledError:  # Stop: the stream is closed; keep the partial answer
-        await sink.cancelled(turn.text, turn.stats)
-        raise
+    await ChainlitSink().play(turn)
 
 
 @cl.action_callback(CONTINUE)

@@ -21,17 +21,8 @@ async def continue_answer(session: ChatSession, action: cl.Action) -> None:
         return
     await action.remove()
     message = cl.Message(content=turn.continue_from, id=action.forId) if action.forId else None
-    sink = ChainlitSink(message)
-
-    async def run() -> None:
-        try:
-            await turn.run(sink.handle)
-        except asyncio.CancelledError:  # Stop: the stream is closed; keep the answer so far
-            await sink.cancelled(turn.text, turn.stats)
-            raise
-
     # Actions run in an HTTP request, not as the session's task: register ours so Stop reaches it.
-    task = asyncio.create_task(run())
+    task = asyncio.create_task(ChainlitSink(message).play(turn))
     context.session.current_task = task
     await context.emitter.task_start()
     try:

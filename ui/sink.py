@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 import chainlit as cl
 
@@ -10,6 +11,9 @@ from agents.errors import ChatError
 from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
 from ui import verdicts
 from ui.actions import continue_action
+
+if TYPE_CHECKING:
+    from agents.session import Turn
 
 STATS_AUTHOR = "stats"
 
@@ -46,6 +50,14 @@ class ChainlitSink:
                     self.message.actions = [continue_action()]
                 await self._finish(text, stats)
                 await show_error(error)
+
+    async def play(self, turn: Turn) -> None:
+        """Stream ``turn`` into the message; on Stop the stream is closed and the partial answer stays."""
+        try:
+            await turn.run(self.handle)
+        except asyncio.CancelledError:
+            await self.cancelled(turn.text, turn.stats)
+            raise
 
     async def cancelled(self, text: str, stats: Stats | None) -> None:
         """Stop was pressed: keep what was shown and say so."""
