@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from agents import observe
 from agents.events import Event
-from agents.session import Turn
+from chat.session import Turn
 from web import auth, sse
 from web.request import ChatRequest, RequestError, max_body_bytes, open_turn, parse_body, parse_query
 

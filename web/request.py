@@ -16,8 +16,8 @@ from typing import Any
 
 from agents.errors import ChatError, ConfigError
 from agents.providers.base import ChatMessage
-from agents.session import ChatSession, Turn
-from agents.settings import Settings, coerce
+from chat.session import ChatSession, Turn
+from chat.settings import Settings, coerce
 
 #: Request field -> ``Settings`` attribute.  A field whose attribute does not exist
 #: (yet) in this build is refused with a 400 naming it.
