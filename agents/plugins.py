@@ -16,6 +16,7 @@ raises ``DuplicatePlugin`` unless the caller says ``replace=True``.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import re
 import threading
@@ -24,11 +25,21 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")
+DEFAULT_ORDER = 100
 
 
-class DuplicatePlugin(ValueError):
-    """A plugin name was registered twice (a programming error, not a user's)."""
+class PluginError(ValueError):
+    """A plugin was registered wrongly (a programming error, not a user's)."""
+
+
+class DuplicatePlugin(PluginError):
+    """A plugin name was registered twice."""
+
+
+class InvalidPluginName(PluginError):
+    """A plugin name that cannot be typed in a setting (lower-case letters, digits, - and _)."""
 
 
 class Registry(Generic[T]):
@@ -41,17 +52,26 @@ class Registry(Generic[T]):
         self._unknown = unknown
         self._items: dict[str, tuple[int, int, T]] = {}
         self._loaded = False
-        self._lock = threading.RLock()
+        self._loading = False
+        self._lock = threading.RLock()  # re-entrant: a plugin module registers while ``load`` imports it
+        #: Plugin modules that failed to import, with the error (they are skipped, and logged).
+        self.broken: dict[str, BaseException] = {}
 
-    def register(self, name: str, item: T, *, order: int = 100, replace: bool = False) -> T:
-        """Add ``item`` under ``name``; a taken name raises ``DuplicatePlugin`` unless ``replace``."""
+    def register(self, name: str, item: T, *, order: int | None = None, replace: bool = False) -> T:
+        """Add ``item`` under ``name``; a taken name raises ``DuplicatePlugin`` unless ``replace``.
+
+        The built-in plugins are loaded first, so the rule is the same whenever this is called.
+        ``order`` places it in lists (lower first); a replacement keeps the old place unless given one.
+        """
         if not _NAME.fullmatch(name):
-            raise DuplicatePlugin(f"{name!r} is not a valid {self.kind} name (lower-case letters, digits, - and _)")
+            raise InvalidPluginName(f"{name!r} is not a valid {self.kind} name (lower-case letters, digits, - and _)")
         with self._lock:
-            if name in self._items and not replace:
+            self.load()
+            old = self._items.get(name)
+            if old is not None and not replace:
                 raise DuplicatePlugin(f"a {self.kind} named {name!r} is already registered")
-            seq = self._items[name][1] if name in self._items else len(self._items)
-            self._items[name] = (order, seq, item)
+            place = order if order is not None else (old[0] if old is not None else DEFAULT_ORDER)
+            self._items[name] = (place, old[1] if old is not None else len(self._items), item)
         return item
 
     def unregister(self, name: str) -> None:
@@ -81,18 +101,30 @@ class Registry(Generic[T]):
         return [self._items[name][2] for name in self.names()]
 
     def load(self) -> None:
-        """Import every module of the package once, so each plugin registers itself."""
+        """Import every module of the package once, so each plugin registers itself.
+
+        Other threads wait until loading is complete; the loading thread itself (a
+        plugin module calling ``register`` or ``names`` as it is imported) goes on.
+        A module that fails to import is logged and skipped: one broken plugin
+        does not take the others down.
+        """
         if self._loaded:
             return
         with self._lock:
-            if self._loaded:
+            if self._loaded or self._loading:
                 return
-            self._loaded = True  # set first: a plugin module may call names() while it registers
+            self._loading = True
             try:
                 pkg = importlib.import_module(self.package)
                 for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-                    if not info.name.startswith("_"):
-                        importlib.import_module(f"{self.package}.{info.name}")
-            except BaseException:
-                self._loaded = False
-                raise
+                    if info.name.startswith("_"):
+                        continue
+                    module = f"{self.package}.{info.name}"
+                    try:
+                        importlib.import_module(module)
+                    except Exception as err:
+                        self.broken[module] = err
+                        log.error("the %s plugin module %s failed to import: %r", self.kind, module, err)
+                self._loaded = True
+            finally:
+                self._loading = False

@@ -6,6 +6,7 @@ import argparse
 
 from agents.providers import registry
 from chat.settings import Settings, coerce
+from guardrails.base import names as guard_names
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buffer", metavar="SPEC", help="how tokens are grouped into updates, e.g. sentence+time:80")
     p.add_argument(
         "--guard", action="append", metavar="NAME[=ACTION]",
-        help="turn on a guardrail (profanity, pii, rules, length), action block|redact|warn; repeatable",
+        help=f"turn on a guardrail ({', '.join(guard_names())}), action block|redact|warn; repeatable",
     )  # fmt: skip
     p.add_argument("--release", choices=("hold_back", "stream_first"), help="how guarded text is shown")
     p.add_argument("--stats", action="store_true", help="print the answer's stats as JSON on stderr's last line")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from agents.errors import ChatError, ConfigError, InputError
-from agents.events import Event, Failed, Replace, TextDelta
+from agents.events import Done, Event, Failed, Replace, TextDelta
 from chat.session import ChatSession
 from chat.settings import Settings
 from cli.args import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, settings_from_args
@@ -68,6 +68,9 @@ async def run_streaming(settings: Settings, prompt: str, out: TextIO, clock: Clo
                     out.write("\n")
                 out.write(text)
                 out.flush()
+            case Done(block=block) if block is not None:
+                out.write(("\n\n" if turn.text else "") + block.line())
+                out.flush()
             case Failed(error=err):
                 error = err
             case _:
@@ -86,13 +89,17 @@ async def run_non_streaming(settings: Settings, prompt: str, out: TextIO, clock:
     start = clock()
     error: ChatError | None = None
 
+    final = ""
+
     async def keep(event: Event) -> None:
-        nonlocal error
+        nonlocal error, final
         if isinstance(event, Failed):
             error = event.error
+        if isinstance(event, Done):
+            final = event.shown()  # the answer, and the block line if a guardrail stopped it
 
     stats = await turn.run(keep)
-    text = turn.text
+    text = final or turn.text
     out.write(text + "\n")
     out.flush()
     shown = clock() - start

@@ -118,7 +118,7 @@ class Guardrail(Protocol):
     slow: bool
 
     def warm(self) -> None:
-        """Load what ``check`` needs (a model, a word list); runs once, off the event loop."""
+        """Load what ``check`` needs (a model, a word list); for ``slow`` guardrails it runs in a thread."""
         ...
 
     def check(self, text: str) -> Verdict:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from agents.errors import InvalidSetting
-from agents.plugins import DuplicatePlugin, Registry
+from agents.plugins import InvalidPluginName, Registry
 
 #: Time-bounded coalescing: the first token at once, then at most one update per 45 ms (≤ 22/s).
 DEFAULT_SPEC = "time:45"
@@ -117,7 +117,7 @@ def register(
     *,
     takes_count: bool = False,
     help: str = "",
-    order: int = 100,
+    order: int | None = None,
     replace: bool = False,
 ) -> None:
     """Make a strategy selectable by ``name`` (``name:N`` when ``takes_count``).
@@ -125,7 +125,7 @@ def register(
     The same rule as every plugin (``agents.plugins``): a taken name raises ``DuplicatePlugin``.
     """
     if name == "time":
-        raise DuplicatePlugin("'time' is the time bound, not a strategy name")
+        raise InvalidPluginName("'time' is the time bound, not a strategy name")
     STRATEGIES.register(name, StrategySpec(name, factory, takes_count, help), order=order, replace=replace)
 
 

@@ -31,8 +31,8 @@ class ProviderSpec:
     default_model: str
     #: Any one of these env vars makes the provider available; empty means it needs no key.
     env_vars: tuple[str, ...] = ()
-    #: Where it sits in lists (the panel, ``--provider`` choices): lower first.
-    order: int = 100
+    #: Where it sits in lists (the panel, ``--provider`` choices): lower first; ``None``: after the built-ins.
+    order: int | None = None
 
     def missing_key(self) -> MissingKey | None:
         """The error to show when none of the provider's env vars is set, else ``None``."""

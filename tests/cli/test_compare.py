@@ -68,3 +68,11 @@ def test_the_normal_positional_prompt_still_works(capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out == "hello there\n"
     assert cli.main(["--provider", "echo", "--rate", "0", "--", "compare"]) == cli.EXIT_OK
     assert capsys.readouterr().out == "compare\n"
+
+
+@pytest.mark.parametrize("run", [run_streaming, run_non_streaming])
+async def test_both_runs_show_the_block_line_of_a_blocked_message(run: Callable[..., object]) -> None:
+    out = io.StringIO()
+    timing = await run(Settings(provider="echo", echo_rate=0, guards="rules"), "about project nightingale", out)  # type: ignore[misc]
+    assert "[Blocked by guardrail: internal-codename]" in out.getvalue()
+    assert timing.outcome == "blocked"  # type: ignore[attr-defined]
