@@ -6,8 +6,8 @@ modification time changes, so an edit applies to the next message.  A broken
 file raises ``InvalidSetting`` when the guardrail is built (so the user sees
 one clear line) and, in the middle of a stream, blocks (fail closed).
 
-Hold-back for a regex uses the ``regex`` module's partial matching: only a
-tail that could still become a match is held.
+Hold-back uses the ``regex`` module's partial matching: only a tail that
+could still become a match, or grow or change the match it already is, is held.
 """
 
 from __future__ import annotations
@@ -140,7 +140,15 @@ class RulesGuardrail:
         return Verdict.from_spans(NAME, spans)
 
     def hold(self, text: str) -> int:
-        """The shortest tail that could still grow into a match (partial matching), at most ``max_match``."""
+        """The tail from the earliest place a match could start and still reach past the end, at most ``max_match``.
+
+        A match that touches the end of the text received so far is not final,
+        whether it is partial ("sk-proj" of an API key) or already complete
+        ("bluebird-7" may yet become "bluebird-70", "acme corp" "acme
+        corporation"): the next piece may extend it or undo it.  ``fullmatch``
+        with ``partial=True`` from each start asks exactly that: is there a
+        match from here to the end, or one the end cut short?
+        """
         tail = text[-self.max_match :]
         hold = 0
         norm = None
@@ -149,12 +157,13 @@ class RulesGuardrail:
             if rule.on_normalized:
                 norm = norm or normalize(tail)
                 subject = norm.text
-            for m in rule.pattern.finditer(subject, partial=True):
-                if m.partial:
-                    start = norm.raw_span(m.start(), m.end())[0] if rule.on_normalized and norm else m.start()
-                    hold = max(hold, len(tail) - start)
+            for start in range(len(subject)):
+                if not rule.on_normalized and len(tail) - start <= hold:
+                    break  # a later start cannot hold more than we already do
+                if rule.pattern.fullmatch(subject, start, partial=True) is not None:
+                    raw = norm.raw_span(start, len(subject))[0] if rule.on_normalized and norm else start
+                    hold = max(hold, len(tail) - raw)
                     break
         return hold
-
 
 register(GuardSpec(NAME, lambda action: RulesGuardrail(action), default_action=None, label="Custom policies"))
