@@ -29,7 +29,7 @@ from agents.providers.base import ChatMessage, Provider
 from agents.runner import Runner
 from agents.settings import Settings
 from agents.stats import Clock
-from guardrails.input import screen_for
+from guardrails.input import screen_turn_for
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -75,7 +75,13 @@ class Turn:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
-        screened = await screen_for(self.user_text, settings, self.provider)
+        session = self.session
+        # Earlier messages that came from outside (an API request's history) reach the model too.
+        earlier = session.history[: session.unscreened]
+        kept, screened = await screen_turn_for([m.content for m in earlier], self.user_text, settings, self.provider)
+        if not screened.blocked:
+            session.history[: len(earlier)] = [ChatMessage(m.role, t) for m, t in zip(earlier, kept, strict=True)]
+            session.unscreened = 0
         for event in screened.events():  # input verdicts; a blocked message ends the turn here
             self._observe(event)
             yield event
@@ -133,6 +139,8 @@ class ChatSession:
     def __init__(self, settings: Settings | None = None, *, clock: Clock = time.perf_counter) -> None:
         self.settings = settings or Settings.from_env()
         self.history: list[ChatMessage] = []
+        #: How many messages at the start of ``history`` have not passed the input guardrails (see ``adopt``).
+        self.unscreened = 0
         self.clock = clock
         self._provider: Provider | None = None
         self._provider_key: tuple[Any, ...] | None = None
@@ -185,6 +193,17 @@ class ChatSession:
             raise
         return self.last_turn
 
+    def adopt(self, history: list[ChatMessage]) -> None:
+        """Take a conversation written elsewhere (an API request's ``messages``) as this session's history.
+
+        None of it has passed the input guardrails, so the next turn screens
+        every message before the model sees any (a redact rule redacts each; a
+        block rule blocks the turn, whichever message it is in).
+        """
+        self.history = list(history)
+        self.unscreened = len(self.history)
+
     def clear(self) -> None:
         """Forget the conversation (settings stay)."""
         self.history.clear()
+        self.unscreened = 0

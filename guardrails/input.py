@@ -4,6 +4,10 @@
 for slow ones).  Block: the provider is never called, and the turn ends with
 ``Done(outcome="blocked")``.  Redact: the model, and the history, see only the
 redacted text.  Warn: the message goes as it is, with a verdict notice.
+
+``screen_turn_for`` also screens earlier messages that came from outside (the
+``messages`` of an API request): every one of them reaches the model, so each
+is redacted or blocks the turn exactly as the newest message would.
 """
 
 from __future__ import annotations
@@ -57,8 +61,12 @@ async def screen(
     model: str = "",
     timeout: float = DEFAULT_TIMEOUT,
     clock: Clock = time.perf_counter,
+    where: str = "input",
 ) -> Screened:
-    """Check ``text`` with the input guardrails; see the module docstring for what each action does."""
+    """Check ``text`` with the input guardrails; see the module docstring for what each action does.
+
+    ``where`` labels the verdicts: ``"input"`` for the new message, ``"history"`` for an earlier one.
+    """
     active = [g for g in guards if "input" in g.where]
     result = Screened(text)
     if not active:
@@ -66,7 +74,7 @@ async def screen(
     started = clock()
     readiness = await warm(active)
     if not readiness.allowed:
-        result.records.append(Record(readiness.rule, "block", "input", 0.0, readiness.reason))
+        result.records.append(Record(readiness.rule, "block", where, 0.0, readiness.reason))
     else:
         spans: list[Span] = []
         for checked in await check_async(active, text, timeout=timeout, clock=clock):
@@ -74,21 +82,26 @@ async def screen(
             if verdict.allowed:
                 continue
             result.records.append(
-                Record(verdict.rule or checked.guard, verdict.action, "input", checked.ms, verdict.reason,
+                Record(verdict.rule or checked.guard, verdict.action, where, checked.ms, verdict.reason,
                        max(1, len(verdict.spans)))
             )  # fmt: skip
             spans.extend(verdict.spans)
         result.text = redact(text, spans)
-    blocking = [r for r in result.records if r.action == "block"]
-    if blocking:
-        worst = max(blocking, key=lambda r: severity(r.action))
-        stats = Stats(
-            provider=provider, model=model, outcome="blocked", ttft_ms=None,
-            total_ms=(clock() - started) * 1000, tokens=0, tokens_per_s=None,
-            verdicts=tuple(r.to_dict() for r in result.records),
-        )  # fmt: skip
-        result.done = Done(block_text(worst.rule, worst.reason), stats)
+    result.done = _blocked(result.records, provider, model, (clock() - started) * 1000)
     return result
+
+
+def _blocked(records: Sequence[Record], provider: str, model: str, ms: float) -> Done | None:
+    """The ending of a turn whose messages a guardrail blocked, or ``None``."""
+    blocking = [r for r in records if r.action == "block"]
+    if not blocking:
+        return None
+    worst = max(blocking, key=lambda r: severity(r.action))
+    stats = Stats(
+        provider=provider, model=model, outcome="blocked", ttft_ms=None, total_ms=ms, tokens=0,
+        tokens_per_s=None, verdicts=tuple(r.to_dict() for r in records),
+    )  # fmt: skip
+    return Done(block_text(worst.rule, worst.reason), stats)
 
 
 async def screen_for(text: str, settings: Any, provider: Any) -> Screened:
@@ -96,3 +109,30 @@ async def screen_for(text: str, settings: Any, provider: Any) -> Screened:
     from guardrails.config import build
 
     return await screen(text, build(settings.guards), provider=provider.name, model=provider.model)
+
+
+async def screen_turn_for(
+    earlier: Sequence[str], text: str, settings: Any, provider: Any, *, clock: Clock = time.perf_counter
+) -> tuple[list[str], Screened]:
+    """Screen the earlier messages ``earlier`` and the new message ``text``.
+
+    Returns the earlier messages as the model may see them (redacted), and one
+    ``Screened`` for the turn: the new message's text, every verdict (earlier
+    ones first, labelled ``history``), and a blocked ending if any message blocks.
+    """
+    from guardrails.config import build
+
+    guards = build(settings.guards)
+    started = clock()
+    kept: list[str] = []
+    records: list[Record] = []
+    for old in earlier:
+        result = await screen(old, guards, provider=provider.name, model=provider.model, where="history")
+        kept.append(result.text)
+        records.extend(result.records)
+    current = await screen(text, guards, provider=provider.name, model=provider.model)
+    if not records:
+        return kept, current
+    records.extend(current.records)
+    done = _blocked(records, provider.name, provider.model, (clock() - started) * 1000)
+    return kept, Screened(current.text, records, done)

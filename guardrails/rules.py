@@ -166,4 +166,5 @@ class RulesGuardrail:
                     break
         return hold
 
+
 register(GuardSpec(NAME, lambda action: RulesGuardrail(action), default_action=None, label="Custom policies"))
