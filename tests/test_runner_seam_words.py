@@ -249,3 +249,21 @@ async def test_reported_word_seam_reads_once(scripted: ScriptedServer, second: l
     scripted.enqueue(Reply.sse(openai_stream(second), done=True))
     end, screen = await run_openai(scripted, False, "hold_back")
     assert isinstance(end, Done) and end.text == screen.text == "It was painted white."
+
+
+async def test_taking_back_a_cut_word_shows_no_piece_of_pii_in_hold_back() -> None:
+    class OtherNumber(BreakingModel):
+        async def stream(self, messages, params, *, continue_from=""):  # type: ignore[no-untyped-def, override]
+            self.asked.append(continue_from)
+            if len(self.asked) == 1:
+                for piece in ["Call me", " at", " +1", " 415", " 555", " 01"]:
+                    yield piece
+                raise ConnectionLost("dropped", provider=self.name)
+            for piece in ["9", "876", " today."]:
+                yield piece
+
+    model = OtherNumber("", 0, "exact")
+    end, screen, events = await answer_with_break(model, True, "hold_back")
+    assert model.asked[1] == "Call me at +1 415 555 "
+    assert isinstance(end, Done) and end.text == screen.text == "Call me at <PHONE_NUMBER> today."
+    assert [s for s in screen.states if "415" in s or "555" in s] == []
