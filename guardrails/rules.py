@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,17 @@ def load(path: Path | None = None) -> list[Rule]:
     return rules
 
 
+@lru_cache(maxsize=256)
+def _reaching_end(source: str, flags: int) -> Any:
+    """``source`` followed by ``\\Z.``: it never matches whole, so a partial search finds the leftmost start
+    from which a match reaches the end of the text or is cut short by it (an empty one at the very end if none).
+
+    A plain partial search would not do: it prefers a complete match anywhere to a partial one further left.
+    """
+    newline = "\n" if flags & regex.VERBOSE else ""  # a trailing comment must not swallow the ")"
+    return regex.compile(f"(?:{source}{newline})\\Z.", flags)
+
+
 class RulesGuardrail:
     """Applies the user's policies; ``action`` (if given) overrides every rule's own action."""
 
@@ -145,9 +157,7 @@ class RulesGuardrail:
         A match that touches the end of the text received so far is not final,
         whether it is partial ("sk-proj" of an API key) or already complete
         ("bluebird-7" may yet become "bluebird-70", "acme corp" "acme
-        corporation"): the next piece may extend it or undo it.  ``fullmatch``
-        with ``partial=True`` from each start asks exactly that: is there a
-        match from here to the end, or one the end cut short?
+        corporation"): the next piece may extend it or undo it.
         """
         tail = text[-self.max_match :]
         hold = 0
@@ -157,13 +167,11 @@ class RulesGuardrail:
             if rule.on_normalized:
                 norm = norm or normalize(tail)
                 subject = norm.text
-            for start in range(len(subject)):
-                if not rule.on_normalized and len(tail) - start <= hold:
-                    break  # a later start cannot hold more than we already do
-                if rule.pattern.fullmatch(subject, start, partial=True) is not None:
-                    raw = norm.raw_span(start, len(subject))[0] if rule.on_normalized and norm else start
-                    hold = max(hold, len(tail) - raw)
-                    break
+            found = _reaching_end(rule.pattern.pattern, rule.pattern.flags).search(subject, partial=True)
+            if found is not None and found.start() < len(subject):
+                start = found.start()
+                raw = norm.raw_span(start, len(subject))[0] if rule.on_normalized and norm else start
+                hold = max(hold, len(tail) - raw)
         return hold
 
 

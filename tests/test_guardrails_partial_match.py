@@ -17,7 +17,7 @@ import pytest
 from agents.events import Event, Replace, TextDelta
 from guardrails.pii import PiiGuardrail
 from guardrails.profanity import ProfanityGuardrail
-from guardrails.rules import RulesGuardrail
+from guardrails.rules import RulesGuardrail, parse
 from guardrails.stream import StreamGuard, run_checks
 
 RELEASES = ("hold_back", "stream_first")
@@ -135,3 +135,18 @@ def test_pii_every_cut_ends_as_the_whole_text(text: str, release: str) -> None:
     assert "<" in whole[0]
     for chunks in splits(text, 2):
         assert outcome([guard], chunks, release) == whole, chunks
+
+
+def test_a_match_still_open_is_held_even_with_a_complete_one_inside_it() -> None:
+    # "<<...>>" is still open while "TODO" inside it is complete: a plain partial search reports only
+    # "TODO", and the opening "<<secret" would be released before ">>" arrives.
+    rules = RulesGuardrail(rules=parse({"rules": [
+        {"name": "tagged", "regex": "<<[^>]*>>|TODO", "action": "redact", "max_length": 40, "replacement": "[x]"},
+    ]}))  # fmt: skip
+    text = "Note <<secret TODO y>> end."
+    for release in RELEASES:
+        assert outcome([rules], [text], release)[0] == "Note [x] end."
+        for chunks in splits(text, 2) + splits(text, 3):
+            assert outcome([rules], chunks, release)[0] == "Note [x] end.", chunks
+            if release == "hold_back":
+                assert "secret" not in shown_text(stream([rules], chunks, release)[0]), chunks
