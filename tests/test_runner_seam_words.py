@@ -17,6 +17,8 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.errors import ConnectionLost
 from agents.events import Done, Event, Notice, Replace, TextDelta
@@ -267,3 +269,42 @@ async def test_taking_back_a_cut_word_shows_no_piece_of_pii_in_hold_back() -> No
     assert model.asked[1] == "Call me at +1 415 555 "
     assert isinstance(end, Done) and end.text == screen.text == "Call me at <PHONE_NUMBER> today."
     assert [s for s in screen.states if "415" in s or "555" in s] == []
+
+
+WORD = st.text(alphabet="abcdefghij", min_size=4, max_size=8)
+
+
+@st.composite
+def broken_answers(draw: st.DrawFn) -> tuple[str, list[str], list[str], str]:
+    """An answer, the pieces of its first stream up to a break, how the model goes on, and its pieces' cuts."""
+    # Distinct words: an answer that says the same thing twice in a row cannot be told from a repeat.
+    words = draw(st.lists(st.one_of(WORD, st.just("ada.lovelace@example.com")), min_size=2, max_size=8, unique=True))
+    answer = " ".join(words) + "."
+    at = draw(st.integers(1, len(answer) - 1))
+    cuts = sorted(set(draw(st.lists(st.integers(1, at), max_size=4))) | {at})
+    first = [answer[a:b] for a, b in zip([0, *cuts], cuts, strict=False) if b > a]
+    how = draw(st.sampled_from(["exact", "repeat_last_words", "restart"]))
+    sizes = draw(st.lists(st.integers(1, 9), min_size=1, max_size=6))
+    return answer, first, sizes, how
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=broken_answers())
+async def test_any_pieces_and_any_break_end_as_the_unbroken_answer(case: tuple[str, list[str], list[int], str]) -> None:
+    answer, first, sizes, how = case
+
+    class Model(BreakingModel):
+        async def stream(self, messages, params, *, continue_from=""):  # type: ignore[no-untyped-def, override]
+            self.asked.append(continue_from)
+            if len(self.asked) == 1:
+                for piece in first:
+                    yield piece
+                raise ConnectionLost("dropped", provider=self.name)
+            text, i, k = continuation(answer, continue_from, how), 0, 0
+            while i < len(text):
+                size = sizes[k % len(sizes)]
+                yield text[i : i + size]
+                i, k = i + size, k + 1
+
+    end, screen, _ = await answer_with_break(Model(answer, 0, how), False, "hold_back")
+    assert isinstance(end, Done) and end.text == screen.text == answer
