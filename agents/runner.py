@@ -260,9 +260,9 @@ class Runner:
         trimmer: SeamTrimmer | None = None
         cut: CutWord | None = None
         if delivered and not getattr(provider, "exact_continuation", True):
-            ask, word = split_cut_word(delivered)
+            ask, cut_off = split_cut_word(delivered)
             trimmer = SeamTrimmer(ask)
-            cut = CutWord(word) if word else None
+            cut = CutWord(cut_off) if cut_off else None
         source = self.faults.wrap(provider) if self.faults is not None else provider
         reader = _Reader(source.stream(messages, params, continue_from=ask), self.stall_timeout, provider.name)
         try:
@@ -280,8 +280,8 @@ class Runner:
                 if resuming:
                     resuming = False
                     yield self._resumed(recorder, provider, trimmer, cut)
-                if cut is not None and (word := cut.take_back()):
-                    yield self._retract(word)
+                if cut is not None and (taken := cut.take_back()):
+                    yield self._retract(taken)
                 yield self._deliver(piece)
             if trimmer is not None:
                 tail = trimmer.flush()
@@ -292,19 +292,19 @@ class Runner:
                     if resuming:
                         resuming = False
                         yield self._resumed(recorder, provider, trimmer, cut)
-                    if cut is not None and (word := cut.take_back()):
-                        yield self._retract(word)
+                    if cut is not None and (taken := cut.take_back()):
+                        yield self._retract(taken)
                     yield self._deliver(tail)
             if resuming:
                 yield self._resumed(recorder, provider, trimmer, cut)
         finally:
             await reader.aclose()
 
-    def _retract(self, word: str) -> Replace:
-        """Take back the cut-off ``word`` at the end of the answer: the continuation wrote another."""
+    def _retract(self, cut: str) -> Replace:
+        """Take the cut-off word (``cut``) off the end of the answer: the continuation wrote another."""
         text = self.text
-        if text.endswith(word):
-            text = text[: -len(word)]
+        if text.endswith(cut):
+            text = text[: -len(cut)]
         self._parts = [text]
         self._length = len(text)
         return Replace(text, reason="the continuation rewrote the cut-off word")

@@ -18,10 +18,10 @@ and echo providers continue exactly and never need it.
 A break inside a word ("It was pain|") is ambiguous: asked to go on, a model
 may finish the word ("ted") or write it again ("painted"), and no rule on the
 text alone tells "pain" + "painted" from "pa" + "papal".  So the cut word is not
-sent: ``split_cut_word`` splits it off, the model is asked to continue from
-the word boundary (where the rule above is sound), and ``CutWord`` matches
-the continuation's first word against it: written again, only the rest is
-new; a different word, and the cut word must be taken back (``retracted``).
+sent: ``split_cut_word`` splits it off, the model is asked to continue "It
+was" (where the rule above is sound), and ``CutWord`` matches the
+continuation's first word against the cut one: written again, only the rest
+is new; a different word, and the cut one is taken back (``take_back``).
 """
 
 from __future__ import annotations
@@ -113,11 +113,13 @@ class SeamTrimmer:
 
 
 def split_cut_word(delivered: str, *, max_word: int = MAX_CUT_WORD) -> tuple[str, str]:
-    """``(anchor, word)``: ``delivered`` without the word the break cut (if it ends inside one), and that word.
+    """``(ask, cut)``: what to ask a model to continue, and the cut-off end of ``delivered`` it leaves out.
 
-    The word is the trailing run of non-space characters when ``delivered``
-    ends with a letter or digit ("ada.lovelace@exam" is one word); text ending
-    with a space or punctuation has no cut word.
+    When ``delivered`` ends inside a word (with a letter or digit), the word is
+    its trailing run of non-space characters ("ada.lovelace@exam" is one word);
+    ``ask`` is the text before it without trailing whitespace (a prompt that ends
+    in a space derails models) and ``cut`` the rest: ``ask + cut == delivered``.
+    Text ending with a space or punctuation has no cut word: ``(delivered, "")``.
     """
     if not delivered or not _word_char(delivered[-1]):
         return delivered, ""
@@ -126,21 +128,24 @@ def split_cut_word(delivered: str, *, max_word: int = MAX_CUT_WORD) -> tuple[str
         start -= 1
     if len(delivered) - start > max_word:
         return delivered, ""
-    return delivered[:start], delivered[start:]
+    ask = delivered[:start].rstrip()
+    return ask, delivered[len(ask) :]
 
 
 class CutWord:
-    """Matches a continuation asked from before ``word`` against it (``feed``/``flush``, no I/O).
+    """Matches a continuation of ``ask`` against the ``cut`` it left out (``feed``/``flush``, no I/O).
 
-    Output is the continuation after the anchor with ``word`` removed when the
-    continuation writes it again; otherwise the continuation as it is, and
-    ``retracted`` says the delivered ``word`` must be taken back.
+    If the continuation writes the cut word again (with any whitespace before
+    it), the output is what follows the word.  Otherwise the output is the
+    continuation as it is, and ``take_back`` gives ``cut`` once: the delivered
+    text must lose it, since the model went on differently from ``ask``.
     """
 
-    def __init__(self, word: str) -> None:
-        self.word = word
+    def __init__(self, cut: str) -> None:
+        self.cut = cut
+        self.word = cut.lstrip()
         self._held = ""
-        self._decided = not word
+        self._decided = not cut
         #: True once the continuation turned out to write another word: the cut one is not part of the answer.
         self.retracted = False
         #: Characters of the continuation dropped because they wrote the cut word again.
@@ -168,17 +173,19 @@ class CutWord:
         return self._release()
 
     def take_back(self) -> str:
-        """The cut word to take out of the delivered text, once, if the continuation wrote another ("" if not)."""
+        """The cut text to take off the end of the delivered text, once, if the model wrote another word."""
         if not self.retracted or self._taken:
             return ""
         self._taken = True
-        return self.word
+        return self.cut
 
     def _release(self) -> str:
         self._decided = True
-        body, self._held = self._held.lstrip(), ""
+        held, self._held = self._held, ""
+        body = held.lstrip()
         if body.startswith(self.word):
-            self.removed = len(self.word)
-            return body[len(self.word) :]
+            rest = body[len(self.word) :]
+            self.removed = len(held) - len(rest)
+            return rest
         self.retracted = True
-        return body
+        return held  # with its own leading whitespace: it now follows ``ask``

@@ -45,43 +45,47 @@ EMAIL_PIECES = ("ada", "@", "example", "love")
 
 
 @pytest.mark.parametrize(
-    ("delivered", "anchor", "word"),
+    ("delivered", "ask", "cut"),
     [
-        ("It was pain", "It was ", "pain"),
-        ("Mail ada.lovelace@exam", "Mail ", "ada.lovelace@exam"),
+        ("It was pain", "It was", " pain"),
+        ("Mail ada.lovelace@exam", "Mail", " ada.lovelace@exam"),
+        ("Line one.\n\nTwo wor", "Line one.\n\nTwo", " wor"),
         ("Hello there.", "Hello there.", ""),  # ends with punctuation: no cut word
         ("Hello there ", "Hello there ", ""),
         ("word", "", "word"),
         ("x " + "y" * 100, "x " + "y" * 100, ""),  # too long to be one word: continued as it is
     ],
 )
-def test_split_cut_word(delivered: str, anchor: str, word: str) -> None:
-    assert split_cut_word(delivered) == (anchor, word)
+def test_split_cut_word(delivered: str, ask: str, cut: str) -> None:
+    assert split_cut_word(delivered) == (ask, cut)
+    assert ask + cut == delivered
 
 
 @pytest.mark.parametrize(
-    ("word", "continuation", "out", "retracted"),
+    ("cut", "continuation", "out", "retracted"),
     [
-        ("pain", "painted white.", "ted white.", False),
-        ("pain", " painted white.", "ted white.", False),
-        ("pain", "pain.", ".", False),
-        ("pain", "yellow.", "yellow.", True),
-        ("pa", "papal", "pal", False),
-        ("ada.lovelace@exam", "ada.lovelace@example.com now.", "ple.com now.", False),
+        (" pain", " painted white.", "ted white.", False),
+        (" pain", "painted white.", "ted white.", False),
+        (" pain", " pain.", ".", False),
+        (" pain", " yellow.", " yellow.", True),
+        (" can", "'s also grey.", "'s also grey.", True),
+        (" pa", " papal", "pal", False),
+        (" ada.lovelace@exam", "ada.lovelace@example.com now.", "ple.com now.", False),
+        ("Mail", "Mail ada.", " ada.", False),
     ],
 )
-def test_cut_word_is_matched_in_any_pieces(word: str, continuation: str, out: str, retracted: bool) -> None:
+def test_cut_word_is_matched_in_any_pieces(cut: str, continuation: str, out: str, retracted: bool) -> None:
     for size in range(1, len(continuation) + 1):
-        cut = CutWord(word)
+        matcher = CutWord(cut)
         pieces = [continuation[i : i + size] for i in range(0, len(continuation), size)]
-        got = "".join(cut.feed(p) for p in pieces) + cut.flush()
-        assert (got, cut.retracted) == (out, retracted), size
-        assert cut.take_back() == (word if retracted else "") and cut.take_back() == ""
+        got = "".join(matcher.feed(p) for p in pieces) + matcher.flush()
+        assert (got, matcher.retracted) == (out, retracted), size
+        assert matcher.take_back() == (cut if retracted else "") and matcher.take_back() == ""
 
 
 def test_a_continuation_that_says_nothing_keeps_the_cut_word() -> None:
-    cut = CutWord("pain")
-    assert cut.feed("  ") == "" and cut.flush() == "" and not cut.retracted
+    matcher = CutWord(" pain")
+    assert matcher.feed("  ") == "" and matcher.flush() == "" and not matcher.retracted
 
 
 def test_a_restart_of_the_whole_answer_is_a_repeat_however_short() -> None:
@@ -207,13 +211,13 @@ async def test_a_different_word_after_the_break_takes_the_cut_one_back() -> None
                 for piece in ["Then it was", " pain"]:
                     yield piece
                 raise ConnectionLost("dropped", provider=self.name)
-            yield "yellow."
+            yield " yellow."
 
     model = Yellow(PAINT_ANSWER, 0, "exact")
     end, screen, events = await answer_with_break(model, False, "stream_first")
-    assert model.asked == ["", "Then it was "]
+    assert model.asked == ["", "Then it was"]
     assert isinstance(end, Done) and end.text == screen.text == "Then it was yellow."
-    assert any(isinstance(e, Replace) and e.text == "Then it was " for e in events)
+    assert any(isinstance(e, Replace) and e.text == "Then it was" for e in events)
 
 
 # -- the reported cases, through the OpenAI provider and a loopback server --------------------------------
@@ -236,7 +240,7 @@ async def test_reported_email_seam_is_neither_doubled_nor_leaked(scripted: Scrip
     end, screen = await run_openai(scripted, True, release)
     assert isinstance(end, Done) and end.text == screen.text == "Mail <EMAIL_ADDRESS> now."
     asked = scripted.requests[1].body["messages"]
-    assert {"role": "assistant", "content": "Mail "} in asked, "the cut word is asked for again"
+    assert {"role": "assistant", "content": "Mail"} in asked, "the cut word is asked for again"
     if release == "hold_back":
         assert not [s for s in screen.states if "lovelace" in s or "ada." in s]
 
@@ -261,12 +265,12 @@ async def test_taking_back_a_cut_word_shows_no_piece_of_pii_in_hold_back() -> No
                 for piece in ["Call me", " at", " +1", " 415", " 555", " 01"]:
                     yield piece
                 raise ConnectionLost("dropped", provider=self.name)
-            for piece in ["9", "876", " today."]:
+            for piece in [" 9", "876", " today."]:
                 yield piece
 
     model = OtherNumber("", 0, "exact")
     end, screen, events = await answer_with_break(model, True, "hold_back")
-    assert model.asked[1] == "Call me at +1 415 555 "
+    assert model.asked[1] == "Call me at +1 415 555"
     assert isinstance(end, Done) and end.text == screen.text == "Call me at <PHONE_NUMBER> today."
     assert [s for s in screen.states if "415" in s or "555" in s] == []
 
