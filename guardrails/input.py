@@ -133,6 +133,18 @@ async def screen_turn_for(
     current = await screen(text, guards, provider=provider.name, model=provider.model)
     if not records:
         return kept, current
-    records.extend(current.records)
+    records = [*_summed(records), *current.records]
     done = _blocked(records, provider.name, provider.model, (clock() - started) * 1000)
     return kept, Screened(current.text, records, done)
+
+
+def _summed(records: Sequence[Record]) -> list[Record]:
+    """One record per rule and action (counts and times added): a long history gives a few notices, not hundreds."""
+    out: dict[tuple[str, str], Record] = {}
+    for r in records:
+        if (key := (r.rule, r.action)) in out:
+            seen = out[key]
+            out[key] = dataclasses.replace(seen, ms=seen.ms + r.ms, count=seen.count + r.count)
+        else:
+            out[key] = r
+    return list(out.values())

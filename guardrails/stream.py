@@ -69,7 +69,7 @@ class Record:
     def notice(self) -> Notice:
         """The ``Notice`` event for this verdict."""
         verb = {"block": "blocked", "redact": "redacted", "warn": "flagged"}.get(self.action, self.action)
-        what = {"input": "your message", "history": "an earlier message"}.get(self.where, "the answer")
+        what = {"input": "your message", "history": "earlier messages"}.get(self.where, "the answer")
         message = f"Guardrail {self.rule} {verb} {what}: {self.reason}".rstrip(": ")
         return Notice(NOTICE_KIND, message, self.to_dict())
 

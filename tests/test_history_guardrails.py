@@ -62,8 +62,9 @@ async def test_pii_in_earlier_messages_is_redacted_before_the_model_sees_it(
         "I will write to <EMAIL_ADDRESS>.",
     ]
     notes = [e for e in events if isinstance(e, Notice) and e.kind == "guardrail"]
-    assert notes and all(n.data["where"] == "history" for n in notes)
-    assert "an earlier message" in notes[0].message
+    assert len(notes) == 1, "one notice for the whole history, not one per message"
+    assert notes[0].data["where"] == "history" and notes[0].data["count"] == 4  # card, e-mail, SSN, e-mail
+    assert "earlier messages" in notes[0].message
 
 
 @pytest.mark.parametrize("role", ["user", "assistant"])
