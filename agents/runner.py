@@ -12,9 +12,9 @@ Resume on error: when the stream breaks with a ``RetryableError`` (including
 delivered, in the same answer.  For providers without ``exact_continuation``
 the repeat at the seam is removed, and a word the break cut in two is asked
 for again from its start (``agents.seam``).  Only text that reaches the answer
-counts as progress for the retry budget; a repeat the trimmer drops does not.  When the attempts run
-out, the run ends with ``Failed`` and outcome ``interrupted``; the partial
-answer stays.
+counts as progress for the retry budget; a repeat the trimmer drops does not.
+When the budget runs out, the run ends with ``Failed`` and outcome
+``interrupted``; the partial answer stays.
 
 Reads from a provider's generator run in a task that is kept across the stall
 timer, so a timeout never abandons a read half-way: the task is cancelled and
