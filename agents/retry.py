@@ -5,12 +5,20 @@ The wait before attempt ``n`` (1-based) is exponential with jitter::
     ceiling = min(max_delay, base_delay * multiplier ** (n - 1))
     wait    = uniform(ceiling * (1 - jitter), ceiling)
 
-A server's Retry-After wins when it asks for longer.  Two bounds stop an outage:
-at most ``max_attempts`` failures in a row without a new token, and at most
-``max_elapsed`` seconds from the outage's first failure to the end of the next
-wait.  A token arriving ends the outage, so a long answer that breaks now and
-then (every N tokens) still completes; ``max_resumes`` caps the whole answer.  The clock and the random source are
-injected so tests need not wait or guess.
+A server's Retry-After wins when it asks for longer.  Each answer has a hard
+budget, whatever the stream does:
+
+- at most ``max_attempts`` failures in a row without new text (one outage);
+- at most ``max_resumes`` resumes in the whole answer, new text or not
+  (default ``RESUMES_PER_ATTEMPT * max_attempts``: ``--retries 1`` means at most
+  3 resumes, 4 upstream requests);
+- no wait that ends more than ``max_elapsed`` seconds after an outage's first
+  failure, nor more than ``max_answer_elapsed`` seconds after the answer began.
+
+New text ends an outage, so a long answer that breaks now and then still
+completes; only text the user gets counts (the runner does not call
+``progress`` for text the seam trimmer throws away as a repeat).  The clock and
+the random source are injected so tests need not wait or guess.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ Clock = Callable[[], float]
 Random = Callable[[], float]
 
 DEFAULT_MAX_ATTEMPTS = 3
+#: Resumes per answer for each allowed attempt, when ``max_resumes`` is not given.
+RESUMES_PER_ATTEMPT = 3
+#: Seconds from an answer's start after which no more resume is started.
+DEFAULT_MAX_ANSWER_ELAPSED = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +54,17 @@ class RetryPolicy:
     jitter: float = 0.5
     #: Seconds from an outage's first failure beyond which we stop waiting.
     max_elapsed: float = 60.0
-    #: Resumes per answer, across outages: a stream that breaks after every token still ends.
-    max_resumes: int = 100
+    #: Resumes per answer, across outages (``None``: ``RESUMES_PER_ATTEMPT * max_attempts``).
+    max_resumes: int | None = None
+    #: Seconds from the answer's start beyond which we stop waiting (a wall-clock budget per answer).
+    max_answer_elapsed: float = DEFAULT_MAX_ANSWER_ELAPSED
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_attempts <= 20:
             raise InvalidSetting("retries", self.max_attempts, "a whole number from 0 to 20")
-        if self.max_resumes < self.max_attempts:
+        if self.resume_budget < self.max_attempts:
             raise InvalidSetting("max_resumes", self.max_resumes, f"at least max_attempts ({self.max_attempts})")
-        for name in ("base_delay", "max_delay", "max_elapsed"):
+        for name in ("base_delay", "max_delay", "max_elapsed", "max_answer_elapsed"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise InvalidSetting(name, value, "seconds, 0 or more")
@@ -58,6 +72,11 @@ class RetryPolicy:
             raise InvalidSetting("multiplier", self.multiplier, "a number of at least 1")
         if not 0 <= self.jitter <= 1:
             raise InvalidSetting("jitter", self.jitter, "a fraction from 0 to 1")
+
+    @property
+    def resume_budget(self) -> int:
+        """Resumes allowed in one answer: ``max_resumes``, or ``RESUMES_PER_ATTEMPT * max_attempts``."""
+        return RESUMES_PER_ATTEMPT * self.max_attempts if self.max_resumes is None else self.max_resumes
 
     def delay(self, attempt: int, *, retry_after: float | None = None, random: Random = _random.random) -> float:
         """Seconds to wait before ``attempt`` (1-based)."""
@@ -69,12 +88,16 @@ class RetryPolicy:
 
 
 class Backoff:
-    """One answer's retry state: counts an outage's attempts and decides each wait."""
+    """One answer's retry state: counts an outage's attempts and decides each wait.
+
+    Build one when the answer starts: the answer's wall-clock budget runs from then.
+    """
 
     def __init__(self, policy: RetryPolicy, *, clock: Clock = time.monotonic, random: Random = _random.random) -> None:
         self.policy = policy
         self._clock = clock
         self._random = random
+        self._answer_started = clock()
         #: Attempts used in the current outage (0 when the stream is healthy).
         self.attempt = 0
         #: Attempts used in this answer, across outages.
@@ -82,7 +105,7 @@ class Backoff:
         self._outage_started: float | None = None
 
     def progress(self) -> None:
-        """A token arrived: the outage, if any, is over."""
+        """New text reached the user: the outage, if any, is over (the answer's budgets are not reset)."""
         self.attempt = 0
         self._outage_started = None
 
@@ -91,11 +114,13 @@ class Backoff:
         now = self._clock()
         if self._outage_started is None:
             self._outage_started = now
-        if self.attempt >= self.policy.max_attempts or self.total >= self.policy.max_resumes:
+        if self.attempt >= self.policy.max_attempts or self.total >= self.policy.resume_budget:
             return None
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
         wait = self.policy.delay(self.attempt + 1, retry_after=retry_after, random=self._random)
         if (now - self._outage_started) + wait > self.policy.max_elapsed:
+            return None
+        if (now - self._answer_started) + wait > self.policy.max_answer_elapsed:
             return None
         self.attempt += 1
         self.total += 1

@@ -10,9 +10,11 @@ Resume on error: when the stream breaks with a ``RetryableError`` (including
 ``Notice(NoticeKind.RETRYING)``, waits as its ``RetryPolicy`` says, and asks the provider
 (or the next failover provider) to ``continue_from`` the text already
 delivered, in the same answer.  For providers without ``exact_continuation``
-the repeat at the seam is removed (``agents.seam``).  When the attempts run
-out, the run ends with ``Failed`` and outcome ``interrupted``; the partial
-answer stays.
+the repeat at the seam is removed, and a word the break cut in two is asked
+for again from its start (``agents.seam``).  Only text that reaches the answer
+counts as progress for the retry budget; a repeat the trimmer drops does not.
+When the budget runs out, the run ends with ``Failed`` and outcome
+``interrupted``; the partial answer stays.
 
 Reads from a provider's generator run in a task that is kept across the stall
 timer, so a timeout never abandons a read half-way: the task is cancelled and
@@ -44,7 +46,7 @@ from agents.faults import FaultInjector, parse_fault
 from agents.providers import registry
 from agents.providers.base import ChatMessage, GenerationParams, Provider
 from agents.retry import Backoff, RetryPolicy
-from agents.seam import SeamTrimmer
+from agents.seam import CutWord, SeamTrimmer, split_cut_word
 from agents.settings import RunSettings
 from agents.stats import Clock, StatsRecorder
 
@@ -251,35 +253,58 @@ class Runner:
         resuming: bool,
     ) -> AsyncGenerator[Event, None]:
         """One request to ``provider``, continuing after the text delivered so far."""
-        delivered = self.text
-        trimmer = None
+        delivered = ask = self.text
+        trimmer: SeamTrimmer | None = None
+        cut: CutWord | None = None
         if delivered and not provider.exact_continuation:
-            trimmer = SeamTrimmer(delivered)
+            ask, cut_off = split_cut_word(delivered)
+            trimmer = SeamTrimmer(ask)
+            cut = CutWord(cut_off) if cut_off else None
         source = self.faults.wrap(provider) if self.faults is not None else provider
-        reader = _Reader(source.stream(messages, params, continue_from=delivered), self.stall_timeout, provider.name)
+        reader = _Reader(source.stream(messages, params, continue_from=ask), self.stall_timeout, provider.name)
         try:
             while (piece := await reader.next()) is not None:
                 if not piece:
                     continue
                 recorder.token()
-                backoff.progress()
                 if trimmer is not None:
                     piece = trimmer.feed(piece)
+                    if cut is not None:
+                        piece = cut.feed(piece)
                     if not piece:
-                        continue
+                        continue  # a repeat being dropped: not progress
+                backoff.progress()
                 if resuming:
                     resuming = False
-                    yield self._resumed(recorder, provider, trimmer)
+                    yield self._resumed(recorder, provider, trimmer, cut)
+                if cut is not None and (taken := cut.take_back()):
+                    yield self._retract(taken)
                 yield self._deliver(piece)
-            if trimmer is not None and (tail := trimmer.flush()):
-                if resuming:
-                    resuming = False
-                    yield self._resumed(recorder, provider, trimmer)
-                yield self._deliver(tail)
+            if trimmer is not None:
+                tail = trimmer.flush()
+                if cut is not None:
+                    tail = cut.feed(tail) + cut.flush()
+                if tail:
+                    backoff.progress()
+                    if resuming:
+                        resuming = False
+                        yield self._resumed(recorder, provider, trimmer, cut)
+                    if cut is not None and (taken := cut.take_back()):
+                        yield self._retract(taken)
+                    yield self._deliver(tail)
             if resuming:
-                yield self._resumed(recorder, provider, trimmer)
+                yield self._resumed(recorder, provider, trimmer, cut)
         finally:
             await reader.aclose()
+
+    def _retract(self, cut: str) -> Replace:
+        """Take the cut-off word (``cut``) off the end of the answer: the continuation wrote another."""
+        text = self.text
+        if text.endswith(cut):
+            text = text[: -len(cut)]
+        self._parts = [text]
+        self._length = len(text)
+        return Replace(text, reason="the continuation rewrote the cut-off word")
 
     def _retrying(self, err: RetryableError, tokens: int, attempt: int, delay: float, nxt: Provider) -> Notice:
         where = "resuming" if nxt is self.provider or nxt.name == self.provider.name else f"continuing on {nxt.name}"
@@ -299,11 +324,13 @@ class Runner:
         }
         return Notice(NoticeKind.RETRYING, message, data)
 
-    def _resumed(self, recorder: StatsRecorder, provider: Provider, trimmer: SeamTrimmer | None) -> Notice:
+    def _resumed(
+        self, recorder: StatsRecorder, provider: Provider, trimmer: SeamTrimmer | None, cut: CutWord | None = None
+    ) -> Notice:
         position = recorder.resumes[-1] if recorder.resumes else 0
         data: dict[str, Any] = {"tokens": position, "provider": provider.name, "retries": recorder.retries}
         if trimmer is not None:
-            data["seam_removed"] = trimmer.removed
+            data["seam_removed"] = trimmer.removed + (cut.removed if cut is not None else 0)
         return Notice(NoticeKind.RESUMED, f"resumed after {position} token{'' if position == 1 else 's'}", data)
 
     def _gave_up(self, err: RetryableError, recorder: StatsRecorder, attempts: int) -> Notice:

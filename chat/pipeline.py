@@ -15,14 +15,14 @@ engine (``agents``) never imports ``guardrails``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from agents import coalesce
 from agents.events import Event
 from agents.providers.base import Provider
 from chat.settings import Settings
 from guardrails import config as guard_config
-from guardrails.input import Screened, screen
+from guardrails.input import Screened, screen_turn
 from guardrails.stream import Release, guard_stage
 
 EventStream = AsyncGenerator[Event, None]
@@ -50,6 +50,12 @@ def apply(events: EventStream, stages: list[Stage]) -> EventStream:
     return events
 
 
-async def screen_input(text: str, settings: Settings, provider: Provider) -> Screened:
-    """Check the user's message with the input guardrails ``settings`` turn on."""
-    return await screen(text, guard_config.build(settings.guards), provider=provider.name, model=provider.model)
+async def screen_input(
+    earlier: Sequence[str], text: str, settings: Settings, provider: Provider
+) -> tuple[list[str], Screened]:
+    """Check the user's message, and earlier messages that came from outside, with the input guardrails.
+
+    Returns the earlier messages as the model may see them (redacted) and the new message's ``Screened``.
+    """
+    guards = guard_config.build(settings.guards)
+    return await screen_turn(earlier, text, guards, provider=provider.name, model=provider.model)

@@ -74,7 +74,13 @@ class Turn:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
-        screened = await screen_input(self.user_text, settings, self.provider)
+        session = self.session
+        # Earlier messages that came from outside (an API request's history) reach the model too.
+        earlier = session.history[: session.unscreened]
+        kept, screened = await screen_input([m.content for m in earlier], self.user_text, settings, self.provider)
+        if not screened.blocked:
+            session.history[: len(earlier)] = [ChatMessage(m.role, t) for m, t in zip(earlier, kept, strict=True)]
+            session.unscreened = 0
         for event in screened.events():  # input verdicts; a blocked message ends the turn here
             self._observe(event)
             yield event
@@ -136,6 +142,8 @@ class ChatSession:
     def __init__(self, settings: Settings | None = None, *, clock: Clock = time.perf_counter) -> None:
         self.settings = settings or Settings.from_env()
         self.history: list[ChatMessage] = []
+        #: How many messages at the start of ``history`` have not passed the input guardrails (see ``adopt``).
+        self.unscreened = 0
         self.clock = clock
         self._provider: Provider | None = None
         self._provider_key: tuple[Any, ...] | None = None
@@ -188,6 +196,17 @@ class ChatSession:
             raise
         return self.last_turn
 
+    def adopt(self, history: list[ChatMessage]) -> None:
+        """Take a conversation written elsewhere (an API request's ``messages``) as this session's history.
+
+        None of it has passed the input guardrails, so the next turn screens
+        every message before the model sees any (a redact rule redacts each; a
+        block rule blocks the turn, whichever message it is in).
+        """
+        self.history = list(history)
+        self.unscreened = len(self.history)
+
     def clear(self) -> None:
         """Forget the conversation (settings stay)."""
         self.history.clear()
+        self.unscreened = 0

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a failure: disconnect|stall|rate_limit|server_error at token N (COUNT times), "
         "or @everyN / @pP; e.g. disconnect@20, server_error@10x5",
     )  # fmt: skip
-    p.add_argument("--retries", help="resume attempts after a stream breaks (default 3; 0: give up at once)")
+    p.add_argument("--retries", help="resume attempts per outage, 3x that per answer (default 3; 0: give up at once)")
     p.add_argument("--stall-timeout", help="seconds without a token before resuming (default 30; 0: off)")
     p.add_argument("--failover", metavar="PROVIDER[,PROVIDER]", help="providers that take over a broken answer")
     p.add_argument("--buffer", metavar="SPEC", help="how tokens are grouped into updates, e.g. sentence+time:80")

@@ -6,8 +6,8 @@ modification time changes, so an edit applies to the next message.  A broken
 file raises ``InvalidSetting`` when the guardrail is built (so the user sees
 one clear line) and, in the middle of a stream, blocks (fail closed).
 
-Hold-back for a regex uses the ``regex`` module's partial matching: only a
-tail that could still become a match is held.
+Hold-back uses the ``regex`` module's partial matching: only a tail that
+could still become a match, or grow or change the match it already is, is held.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,17 @@ def load(path: Path | None = None) -> list[Rule]:
     return rules
 
 
+@lru_cache(maxsize=256)
+def _reaching_end(source: str, flags: int) -> Any:
+    """``source`` followed by ``\\Z.``: it never matches whole, so a partial search finds the leftmost start
+    from which a match reaches the end of the text or is cut short by it (an empty one at the very end if none).
+
+    A plain partial search would not do: it prefers a complete match anywhere to a partial one further left.
+    """
+    newline = "\n" if flags & regex.VERBOSE else ""  # a trailing comment must not swallow the ")"
+    return regex.compile(f"(?:{source}{newline})\\Z.", flags)
+
+
 class RulesGuardrail:
     """Applies the user's policies; ``action`` (if given) overrides every rule's own action."""
 
@@ -143,7 +155,13 @@ class RulesGuardrail:
         return Verdict.from_spans(NAME, spans)
 
     def hold(self, text: str) -> int:
-        """The shortest tail that could still grow into a match (partial matching), at most ``max_match``."""
+        """The tail from the earliest place a match could start and still reach past the end, at most ``max_match``.
+
+        A match that touches the end of the text received so far is not final,
+        whether it is partial ("sk-proj" of an API key) or already complete
+        ("bluebird-7" may yet become "bluebird-70", "acme corp" "acme
+        corporation"): the next piece may extend it or undo it.
+        """
         tail = text[-self.max_match :]
         hold = 0
         norm = None
@@ -152,11 +170,11 @@ class RulesGuardrail:
             if rule.on_normalized:
                 norm = norm or normalize(tail)
                 subject = norm.text
-            for m in rule.pattern.finditer(subject, partial=True):
-                if m.partial:
-                    start = norm.raw_span(m.start(), m.end())[0] if rule.on_normalized and norm else m.start()
-                    hold = max(hold, len(tail) - start)
-                    break
+            found = _reaching_end(rule.pattern.pattern, rule.pattern.flags).search(subject, partial=True)
+            if found is not None and found.start() < len(subject):
+                start = found.start()
+                raw = norm.raw_span(start, len(subject))[0] if rule.on_normalized and norm else start
+                hold = max(hold, len(tail) - raw)
         return hold
 
 

@@ -68,7 +68,7 @@ class Record:
     def notice(self) -> Notice:
         """The ``Notice`` event for this verdict."""
         verb = {"block": "blocked", "redact": "redacted", "warn": "flagged"}.get(self.action, self.action)
-        what = "your message" if self.where == "input" else "the answer"
+        what = {"input": "your message", "history": "earlier messages"}.get(self.where, "the answer")
         message = f"Guardrail {self.rule} {verb} {what}: {self.reason}".rstrip(": ")
         return Notice(NoticeKind.GUARDRAIL, message, self.to_dict())
 
@@ -285,6 +285,7 @@ def guard_stage(
         recorder = StatsRecorder(provider, model, clock=clock)
         records: list[Record] = []
         ending: Done | Failed | None = None
+        streamed = False  # any delta seen yet
 
         async def settle(final: bool) -> list[Event]:
             window = sg.window(final)
@@ -306,6 +307,7 @@ def guard_stage(
                 async for event in upstream:
                     match event:
                         case TextDelta(text=text):
+                            streamed = True
                             recorder.token()
                             offset = sg.shown_length
                             if shown := sg.feed(text):
@@ -313,11 +315,14 @@ def guard_stage(
                             for out in await settle(False):
                                 yield out
                         case Replace(text=text):
-                            # Upstream rewrote its text: check the new text from scratch, as a whole.
+                            # Upstream rewrote its text: check the new text from scratch.  Before any
+                            # delta it is text already shown (a continued answer) and is settled whole;
+                            # mid-answer (a resume took back a cut-off word) its tail stays held, as any tail.
                             sg = StreamGuard(active, release)
                             sg.feed(text)
-                            for out in await settle(True):
-                                yield out
+                            for out in await settle(not streamed):
+                                if not isinstance(out, TextDelta):  # the Replace below carries the text
+                                    yield out
                             if sg.blocked is None:
                                 yield Replace(sg.text, event.reason)
                         case Done() | Failed():

@@ -162,7 +162,7 @@ def open_turn(request: ChatRequest, base: Settings | None = None) -> Turn:
     try:
         settings = base.replace(**coerce(request.changes))
         session = ChatSession(settings)
-        session.history = list(request.history)
+        session.adopt(request.history)  # screened by the input guardrails when the turn runs
         return session.start(request.prompt)
     except ChatError as err:  # ConfigError (unknown provider, missing key, bad value) or InputError
         raise RequestError(400, str(err)) from None
