@@ -70,6 +70,9 @@ class Settings:
         from agents.providers import registry  # late: providers register themselves on import
 
         registry.get(self.provider)  # raises UnknownProvider
+        for name in sorted(INT_FIELDS | FLOAT_FIELDS):
+            if isinstance(getattr(self, name), bool):  # bool passes every range check below as 0 or 1
+                raise InvalidSetting(name, getattr(self, name), "a number, not true/false")
         if self.temperature is not None and not (0.0 <= self.temperature <= 2.0):
             raise InvalidSetting("temperature", self.temperature, "a number from 0 to 2")
         if self.max_tokens is not None and not (1 <= self.max_tokens <= MAX_TOKENS_LIMIT):
@@ -127,6 +130,9 @@ class Settings:
 
 #: Fields where a blank means "the provider's default" (``None``).
 _OPTIONAL = frozenset({"model", "temperature", "max_tokens", "seed"})
+#: Numeric fields, by the type ``coerce`` turns their values into.
+INT_FIELDS = frozenset({"max_tokens", "seed", "max_input_chars", "retries"})
+FLOAT_FIELDS = frozenset({"temperature", "echo_rate", "stall_timeout"})
 
 
 def _blank_value(name: str) -> Any:
@@ -155,12 +161,14 @@ def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = _blank_value(name)
             continue
         try:
-            if name in {"max_tokens", "seed", "max_input_chars", "retries"}:
+            if name in INT_FIELDS | FLOAT_FIELDS and isinstance(value, bool):
+                raise TypeError  # ``True`` is an int to Python, but no one means 1 by it
+            if name in INT_FIELDS:
                 as_float = float(value)
                 if not as_float.is_integer():
                     raise ValueError
                 value = int(as_float)
-            elif name in {"temperature", "echo_rate", "stall_timeout"}:
+            elif name in FLOAT_FIELDS:
                 value = float(value)
         except (TypeError, ValueError, OverflowError):
             raise InvalidSetting(name, value, "a number") from None

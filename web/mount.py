@@ -1,18 +1,35 @@
 """Wire the HTTP API into the running Chainlit app.  ``app.py`` imports this once.
 
 Importing it adds the SSE routes and /metrics to Chainlit's FastAPI server,
+refuses cross-origin requests to them unless allowed (``web.origins``),
 turns on Chainlit's password login if ``CHAT_USERNAME``/``CHAT_PASSWORD`` are
-set, and writes one JSON line per answer to stderr (see docs/http-api.md).
+set (and refuses to start, in one line, if only one of them is), and writes
+one JSON line per answer to stderr (see docs/http-api.md).  At shutdown the
+shared provider clients are closed.
 """
 
 from __future__ import annotations
 
+import chainlit as cl
 from chainlit.config import config
 from chainlit.server import app
 
 from agents import observe
-from web import api, auth
+from agents.errors import ConfigError
+from agents.providers.remote import aclose_shared
+from web import api, auth, origins
 
 api.install(app, prefix=config.run.root_path or "")
-auth.enable_password_login()
+origins.install(app, prefix=config.run.root_path or "")  # /api same-origin only (API_ALLOWED_ORIGINS)
+try:
+    auth.enable_password_login()
+except ConfigError as err:
+    # One clear line, and no server: half a login must not leave the chat open.
+    raise SystemExit(f"error: {err}") from None
 observe.configure_logging()
+
+
+@cl.on_app_shutdown
+async def _close_clients() -> None:
+    """Close the provider clients shared across answers (Chainlit's loop skips ``shutdown_asyncgens``)."""
+    await aclose_shared()
