@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def test_half_a_login_is_a_config_error(monkeypatch: pytest.MonkeyPatch, given: 
 def test_the_app_refuses_to_start_with_a_password_and_no_username(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env.update({"CHAT_PASSWORD": "s3cret", "DEFAULT_PROVIDER": "echo", "CHAINLIT_AUTH_SECRET": "x" * 64})
-    chainlit = Path(os.sys.executable).with_name("chainlit")
+    chainlit = Path(sys.executable).with_name("chainlit")
     cmd = [str(chainlit), "run", "app.py", "--headless", "--host", "127.0.0.1", "--port", str(free_port())]
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
