@@ -4,7 +4,8 @@ Importing it adds the SSE routes and /metrics to Chainlit's FastAPI server,
 refuses cross-origin requests to them unless allowed (``web.origins``),
 turns on Chainlit's password login if ``CHAT_USERNAME``/``CHAT_PASSWORD`` are
 set (and refuses to start, in one line, if only one of them is), and writes
-one JSON line per answer to stderr (see docs/http-api.md).  At shutdown the
+one JSON line per answer to stderr (see docs/http-api.md).  At startup the
+loop gets an async-generator finalizer (``web.asyncgens``); at shutdown the
 shared provider clients are closed.
 """
 
@@ -17,7 +18,7 @@ from chainlit.server import app
 from agents import observe
 from agents.errors import ConfigError
 from agents.providers.remote import aclose_shared
-from web import api, auth, origins
+from web import api, asyncgens, auth, origins
 
 api.install(app, prefix=config.run.root_path or "")
 origins.install(app, prefix=config.run.root_path or "")  # /api same-origin only (API_ALLOWED_ORIGINS)
@@ -27,6 +28,12 @@ except ConfigError as err:
     # One clear line, and no server: half a login must not leave the chat open.
     raise SystemExit(f"error: {err}") from None
 observe.configure_logging()
+
+
+@cl.on_app_startup
+async def _close_generators_on_the_loop() -> None:
+    """Abandoned async generators are closed in their own tasks, not by the GC inside another answer's."""
+    asyncgens.install_finalizer()
 
 
 @cl.on_app_shutdown
