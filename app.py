@@ -1,4 +1,4 @@
-"""Chainlit handlers: glue only.  The work happens in ``agents`` (engine) and ``ui`` (rendering)."""
+"""Chainlit handlers: glue only.  The work happens in ``chat`` (sessions), ``ui`` (rendering) and ``web`` (HTTP)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import chainlit as cl
 from dotenv import load_dotenv
 
 from agents.errors import ChatError
-from agents.session import ChatSession
+from chat.session import ChatSession
 from ui import panel, resume
 from ui.actions import CONTINUE
 from ui.sink import ChainlitSink, show_error
 from ui.startup import greeting, preload
-from web import mount  # noqa: F401  SSE API, /metrics, optional login (docs/http-api.md)
+from web import mount
 
-load_dotenv()
+load_dotenv()  # first: install() below and every session read the environment
+mount.install()  # SSE API, /metrics, optional login (docs/http-api.md)
 SESSION_KEY = "chat"
 
 

@@ -1,5 +1,6 @@
-"""The chat engine: providers, the streaming runner, sessions and the CLI.
+"""The chat engine: providers, the streaming runner, buffering, typed events and errors.
 
-Nothing in this package imports Chainlit; the web app and the CLI are sinks of
-the same typed event stream.
+It imports nothing above it: not ``guardrails``, not the composition layer
+(``chat``), and not Chainlit; the sinks (UI, CLI, HTTP) consume its typed
+event stream through ``chat``.
 """

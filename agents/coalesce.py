@@ -33,7 +33,7 @@ from typing import Any
 from agents.buffering import BufferSpec, Strategy, parse
 from agents.events import Done, Event, Failed, Replace, TextDelta
 
-EventStream = AsyncGenerator[Event, None]  # as agents.pipeline, which imports this module
+EventStream = AsyncGenerator[Event, None]  # as chat.pipeline, which imports this module
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 

@@ -4,6 +4,12 @@ A stream is a sequence of ``TextDelta``/``Replace``/``Notice`` events that ends
 with exactly one ``Done`` or ``Failed``.  Sinks dispatch with ``match``; no
 sink ever sniffs text for errors.
 
+The end of an answer is typed: ``Done.text``/``Failed.text`` hold only the
+answer the user was shown, which is also all that enters the model's context.
+Why it ended is in ``Stats.outcome``, and a guardrail block is ``Done.block``
+(rule, reason); each sink renders the "[Blocked by guardrail: RULE] reason"
+line itself with ``Block.line()``, so nothing ever parses it back out of text.
+
 Why no ``snapshot`` on every delta: building the full text for each token is
 quadratic in the answer's length (a 20k-token answer would copy ~1 GB).  A
 delta carries its ``offset`` instead, and ``Done``/``Failed`` carry the text.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from agents.errors import ChatError
@@ -72,21 +79,58 @@ class Replace:
     reason: str = ""
 
 
+class NoticeKind(StrEnum):
+    """What a ``Notice`` is about; the values are the wire names (SSE ``notice.kind``)."""
+
+    RETRYING = "retrying"  # the stream broke; the runner waits, then resumes
+    RESUMED = "resumed"  # text flows again after a break
+    GAVE_UP = "gave_up"  # the retry budget ran out; the partial answer stays
+    GUARDRAIL = "guardrail"  # a guardrail verdict (block, redact or warn) on the message or the answer
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something the user should see besides the answer: a retry, a resume, a verdict."""
 
-    kind: str
+    kind: NoticeKind
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """Why a guardrail stopped the message or the answer."""
+
+    rule: str
+    reason: str = ""
+
+    def line(self) -> str:
+        """The line every sink shows after the cleared text."""
+        return f"[Blocked by guardrail: {self.rule}] {self.reason}".rstrip()
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON form."""
+        return {"rule": self.rule, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
-    """The stream ended normally (complete, cancelled or blocked); ``text`` is all that was shown."""
+    """The stream ended normally (complete, cancelled or blocked).
+
+    ``text`` is the answer as shown (for a block: the text cleared before it),
+    never a notice or a block line; ``block`` says which guardrail stopped it.
+    """
 
     text: str
     stats: Stats
+    block: Block | None = None
+
+    def shown(self) -> str:
+        """What a sink shows as the final message: the answer, then the block line if blocked."""
+        if self.block is None:
+            return self.text
+        text = self.text.rstrip()
+        return f"{text}\n\n{self.block.line()}" if text else self.block.line()
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,7 +170,7 @@ class FaultyProvider:
         self.inner = inner
         self.injector = injector
         self.name = inner.name
-        self.exact_continuation: bool = getattr(inner, "exact_continuation", True)
+        self.exact_continuation: bool = inner.exact_continuation
 
     @property
     def model(self) -> str:

@@ -7,7 +7,7 @@ ends with exactly one ``Done`` or ``Failed``; if the consumer stops iterating
 
 Resume on error: when the stream breaks with a ``RetryableError`` (including
 ``Stalled``: no token within ``stall_timeout``), the runner says so with a
-``Notice("retrying")``, waits as its ``RetryPolicy`` says, and asks the provider
+``Notice(NoticeKind.RETRYING)``, waits as its ``RetryPolicy`` says, and asks the provider
 (or the next failover provider) to ``continue_from`` the text already
 delivered, in the same answer.  For providers without ``exact_continuation``
 the repeat at the seam is removed (``agents.seam``).  When the attempts run
@@ -27,7 +27,7 @@ import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agents.errors import (
     ChatError,
@@ -39,15 +39,14 @@ from agents.errors import (
     ServerError,
     Stalled,
 )
-from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta
 from agents.faults import FaultInjector, parse_fault
+from agents.providers import registry
 from agents.providers.base import ChatMessage, GenerationParams, Provider
 from agents.retry import Backoff, RetryPolicy
 from agents.seam import SeamTrimmer
+from agents.settings import RunSettings
 from agents.stats import Clock, StatsRecorder
-
-if TYPE_CHECKING:
-    from agents.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ class Runner:
     def for_settings(
         cls,
         provider: Provider,
-        settings: Settings,
+        settings: RunSettings,
         *,
         clock: Clock = time.perf_counter,
         faults: FaultInjector | None = None,
@@ -157,12 +156,10 @@ class Runner:
         ``settings.fault`` (a continuation passes the interrupted answer's).
         Raises ``ConfigError`` if a failover provider is not usable.
         """
-        from agents.providers import registry  # late: the registry imports provider modules
-
         if faults is None and (spec := parse_fault(settings.fault, seed=settings.seed or 0)) is not None:
             faults = FaultInjector(spec)
         failover = [
-            registry.create(settings.replace(provider=name, model=None))
+            registry.create(name, **settings.provider_options())
             for name in settings.failover_providers()
             if name != settings.provider
         ]
@@ -256,7 +253,7 @@ class Runner:
         """One request to ``provider``, continuing after the text delivered so far."""
         delivered = self.text
         trimmer = None
-        if delivered and not getattr(provider, "exact_continuation", True):
+        if delivered and not provider.exact_continuation:
             trimmer = SeamTrimmer(delivered)
         source = self.faults.wrap(provider) if self.faults is not None else provider
         reader = _Reader(source.stream(messages, params, continue_from=delivered), self.stall_timeout, provider.name)
@@ -300,18 +297,19 @@ class Runner:
             "delay": delay,
             "provider": nxt.name,
         }
-        return Notice("retrying", message, data)
+        return Notice(NoticeKind.RETRYING, message, data)
 
     def _resumed(self, recorder: StatsRecorder, provider: Provider, trimmer: SeamTrimmer | None) -> Notice:
         position = recorder.resumes[-1] if recorder.resumes else 0
         data: dict[str, Any] = {"tokens": position, "provider": provider.name, "retries": recorder.retries}
         if trimmer is not None:
             data["seam_removed"] = trimmer.removed
-        return Notice("resumed", f"resumed after {position} token{'' if position == 1 else 's'}", data)
+        return Notice(NoticeKind.RESUMED, f"resumed after {position} token{'' if position == 1 else 's'}", data)
 
     def _gave_up(self, err: RetryableError, recorder: StatsRecorder, attempts: int) -> Notice:
         message = (
             f"{_what_broke(err, self.stall_timeout)} after {recorder.tokens} tokens: gave up after "
             f"{attempts} attempt{'' if attempts == 1 else 's'} to resume; the answer so far is kept"
         )
-        return Notice("gave_up", message, {"error": err.kind, "tokens": recorder.tokens, "retries": recorder.retries})
+        data = {"error": err.kind, "tokens": recorder.tokens, "retries": recorder.retries}
+        return Notice(NoticeKind.GAVE_UP, message, data)

@@ -1,8 +1,8 @@
-"""One typed settings object per session, validated once where it is parsed.
+"""What the engine needs for one answer: provider, sampling, resume and buffering settings.
 
-The Chainlit settings panel, the CLI flags and the SSE request body all end up
-here; an invalid value raises ``InvalidSetting`` with a one-line message and
-the session keeps its previous settings.
+``RunSettings`` is validated once where it is built; an invalid value raises
+``InvalidSetting`` with a one-line message.  It knows nothing of guardrails:
+the session's full settings (``chat.settings.Settings``) extend it with them.
 """
 
 from __future__ import annotations
@@ -10,20 +10,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from agents import buffering
 from agents.buffering import DEFAULT_SPEC as DEFAULT_BUFFER
 from agents.errors import InvalidSetting
 from agents.faults import parse_fault
+from agents.providers import registry
 from agents.providers.base import GenerationParams
 from agents.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and briefly."
 DEFAULT_MAX_INPUT_CHARS = 32_000
 MAX_TOKENS_LIMIT = 32_768
+#: The numeric fields of ``RunSettings``: whole numbers, and numbers.
+INT_FIELDS = frozenset({"max_tokens", "seed", "max_input_chars", "retries"})
+FLOAT_FIELDS = frozenset({"temperature", "echo_rate", "stall_timeout"})
+NUMERIC_FIELDS = INT_FIELDS | FLOAT_FIELDS
 
 
 def _env_int(name: str, default: int) -> int:
@@ -37,8 +41,8 @@ def _env_int(name: str, default: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """A session's settings.  Construct with keywords; every field is validated."""
+class RunSettings:
+    """The engine's settings for a session.  Construct with keywords; every field is validated."""
 
     provider: str = "local"
     #: ``None``: the provider's default model.
@@ -61,16 +65,10 @@ class Settings:
     failover: str = ""
     #: How tokens are grouped into UI updates (agents.buffering): e.g. ``token``, ``sentence+time:80``.
     buffer: str = DEFAULT_BUFFER
-    #: Guardrails on, as ``(name, action)`` pairs; strings such as ``"pii=redact,profanity"`` are parsed.
-    guards: tuple[tuple[str, str], ...] = ()
-    #: How guarded text reaches the user: ``hold_back`` (only once cleared) or ``stream_first``.
-    release: str = "hold_back"
 
     def __post_init__(self) -> None:
-        from agents.providers import registry  # late: providers register themselves on import
-
         registry.get(self.provider)  # raises UnknownProvider
-        for name in sorted(INT_FIELDS | FLOAT_FIELDS):
+        for name in sorted(NUMERIC_FIELDS):
             if isinstance(getattr(self, name), bool):  # bool passes every range check below as 0 or 1
                 raise InvalidSetting(name, getattr(self, name), "a number, not true/false")
         if self.temperature is not None and not (0.0 <= self.temperature <= 2.0):
@@ -92,13 +90,9 @@ class Settings:
         for name in self.failover_providers():
             registry.get(name)  # raises UnknownProvider
         buffering.parse(self.buffer)  # raises InvalidSetting
-        from guardrails import config as guard_config  # late: guardrails register themselves on import
-
-        object.__setattr__(self, "guards", guard_config.parse_specs(self.guards))  # raises InvalidSetting
-        guard_config.validate(self.guards, self.release)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Settings:
+    def from_env(cls, **overrides: Any) -> Self:
         """Defaults, then environment variables, then ``overrides``."""
         base: dict[str, Any] = {
             "provider": os.environ.get("DEFAULT_PROVIDER") or "local",
@@ -106,14 +100,16 @@ class Settings:
         }
         if prompt := os.environ.get("SYSTEM_PROMPT"):
             base["system_prompt"] = prompt
-        if guards := os.environ.get("GUARDS"):  # e.g. "pii=redact,profanity=block"
-            base["guards"] = guards
-        if release := os.environ.get("GUARD_RELEASE"):
-            base["release"] = release
+        base.update(cls._env_defaults())
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
-    def replace(self, **changes: Any) -> Settings:
+    @classmethod
+    def _env_defaults(cls) -> dict[str, Any]:
+        """Further defaults a subclass reads from the environment."""
+        return {}
+
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied and validated."""
         return dataclasses.replace(self, **changes)
 
@@ -127,50 +123,6 @@ class Settings:
             model=self.model, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed
         )
 
-
-#: Fields where a blank means "the provider's default" (``None``).
-_OPTIONAL = frozenset({"model", "temperature", "max_tokens", "seed"})
-#: Numeric fields, by the type ``coerce`` turns their values into.
-INT_FIELDS = frozenset({"max_tokens", "seed", "max_input_chars", "retries"})
-FLOAT_FIELDS = frozenset({"temperature", "echo_rate", "stall_timeout"})
-
-
-def _blank_value(name: str) -> Any:
-    """What a cleared box means: ``None`` for optional fields, no system prompt, else the default."""
-    if name in _OPTIONAL:
-        return None
-    if name == "system_prompt":
-        return ""
-    field = next((f for f in dataclasses.fields(Settings) if f.name == name), None)
-    if field is None or field.default is dataclasses.MISSING:
-        raise InvalidSetting(name, "", "a value")
-    return field.default
-
-
-def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn loosely typed values (widget strings, blanks) into ``Settings`` field types.
-
-    A blank string or ``None`` (Chainlit's value for an emptied box) means the
-    field's default; see ``_blank_value``.  Raises ``InvalidSetting``.
-    """
-    out: dict[str, Any] = {}
-    for name, value in fields.items():
-        if isinstance(value, str):
-            value = value.strip()
-        if value is None or value == "":
-            out[name] = _blank_value(name)
-            continue
-        try:
-            if name in INT_FIELDS | FLOAT_FIELDS and isinstance(value, bool):
-                raise TypeError  # ``True`` is an int to Python, but no one means 1 by it
-            if name in INT_FIELDS:
-                as_float = float(value)
-                if not as_float.is_integer():
-                    raise ValueError
-                value = int(as_float)
-            elif name in FLOAT_FIELDS:
-                value = float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise InvalidSetting(name, value, "a number") from None
-        out[name] = value
-    return out
+    def provider_options(self) -> dict[str, Any]:
+        """Keyword options for ``registry.create`` (the echo provider's speed)."""
+        return {"rate": self.echo_rate}

@@ -47,8 +47,8 @@ from agents.events import Done, Event  # noqa: E402
 from agents.providers.base import ChatMessage, GenerationParams  # noqa: E402
 from agents.providers.echo import EchoProvider  # noqa: E402
 from agents.runner import Runner  # noqa: E402
-from agents.session import ChatSession, Turn  # noqa: E402
-from agents.settings import Settings  # noqa: E402
+from chat.session import ChatSession, Turn  # noqa: E402
+from chat.settings import Settings  # noqa: E402
 from ui.sink import ChainlitSink  # noqa: E402
 
 TARGET_UPDATES_PER_S = 25.0

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.cli import ConsoleSink, answer  # noqa: E402
 from agents.providers.base import ChatMessage, GenerationParams  # noqa: E402
 from agents.providers.local import DEFAULT_N_CTX, DEFAULT_SAMPLING, LocalProvider, locate_model  # noqa: E402
-from agents.session import ChatSession  # noqa: E402
-from agents.settings import Settings  # noqa: E402
+from chat.session import ChatSession  # noqa: E402
+from chat.settings import Settings  # noqa: E402
+from cli.main import ConsoleSink, answer  # noqa: E402
 
 PROMPT = "Write a detailed story about a lighthouse keeper and a storm."
 SYSTEM = "You are a helpful assistant."

@@ -1,7 +1,6 @@
 """Policy checks on the user's message and on the model's live stream.
 
-Importing the package registers the built-in guardrails: ``profanity``,
-``pii``, ``rules`` (custom policies) and ``length``.
+Each guardrail is one module here that registers itself on import
+(``guardrails.base.register``); the registry imports them all on first use.
+Built in: ``profanity``, ``pii``, ``rules`` (custom policies) and ``length``.
 """
-
-from guardrails import length, pii, profanity, rules  # noqa: F401  (register on import)

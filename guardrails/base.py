@@ -7,7 +7,8 @@ action decides what happens to them:
     redact  each span is replaced (``Span.replacement``) before anyone sees it
     warn    the text passes unchanged; a verdict notice is shown
 
-A third-party guardrail plugs in with ``register(GuardSpec(...))``; nothing in the
+A guardrail plugs in as one new module in ``guardrails/`` that calls
+``register(GuardSpec(...))`` at import time (``agents.plugins``); nothing in the
 runner, the session or the UI needs to change.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from agents.errors import InvalidSetting
+from agents.plugins import Registry
 
 Action = Literal["block", "redact", "warn"]
 Decision = Literal["allow", "warn", "redact", "block"]
@@ -115,6 +117,10 @@ class Guardrail(Protocol):
     #: True for checks costly enough to run in a worker thread.
     slow: bool
 
+    def warm(self) -> None:
+        """Load what ``check`` needs (a model, a word list); runs once, off the event loop."""
+        ...
+
     def check(self, text: str) -> Verdict:
         """Judge ``text`` as a whole."""
         ...
@@ -138,25 +144,26 @@ class GuardSpec:
     where: frozenset[str] = field(default_factory=lambda: frozenset({"input", "output"}))
 
 
-_REGISTRY: dict[str, GuardSpec] = {}
+def _unknown(name: str, known: list[str]) -> InvalidSetting:
+    return InvalidSetting("guards", name, f"one of {', '.join(known)}")
 
 
-def register(spec: GuardSpec) -> None:
-    """Add (or replace) a guardrail under ``spec.name``."""
-    _REGISTRY[spec.name] = spec
+GUARDRAILS: Registry[GuardSpec] = Registry("guardrail", "guardrails", _unknown)
+
+
+def register(spec: GuardSpec, *, replace: bool = False) -> GuardSpec:
+    """Add a guardrail under ``spec.name`` (``DuplicatePlugin`` if taken, unless ``replace``)."""
+    return GUARDRAILS.register(spec.name, spec, replace=replace)
 
 
 def get(name: str) -> GuardSpec:
     """The spec registered as ``name``; raises ``InvalidSetting``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InvalidSetting("guards", name, f"one of {', '.join(names())}") from None
+    return GUARDRAILS.get(name)
 
 
 def names() -> list[str]:
     """Registered guardrail names, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(GUARDRAILS.names())
 
 
 def create(name: str, action: str | None = None) -> Guardrail:
@@ -166,8 +173,3 @@ def create(name: str, action: str | None = None) -> Guardrail:
     if chosen is not None and chosen not in spec.actions:
         raise InvalidSetting(f"guard {name}", chosen, f"one of {', '.join(spec.actions)}")
     return spec.factory(chosen)  # type: ignore[arg-type]
-
-
-def block_text(rule: str, reason: str) -> str:
-    """The line that ends a blocked message."""
-    return f"[Blocked by guardrail: {rule}] {reason}".rstrip()

@@ -2,7 +2,7 @@
 
 ``screen`` runs every input guardrail on the whole message (off the event loop
 for slow ones).  Block: the provider is never called, and the turn ends with
-``Done(outcome="blocked")``.  Redact: the model, and the history, see only the
+``Done(outcome="blocked", block=...)`` and no answer text.  Redact: the model, and the history, see only the
 redacted text.  Warn: the message goes as it is, with a verdict notice.
 """
 
@@ -12,11 +12,10 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from agents.events import Done, Event, Failed, Stats
+from agents.events import Block, Done, Event, Failed, Stats
 from agents.stats import Clock
-from guardrails.base import Guardrail, Span, block_text, redact, severity
+from guardrails.base import Guardrail, Span, redact, severity
 from guardrails.stream import DEFAULT_TIMEOUT, Record, check_async, warm
 
 
@@ -87,12 +86,5 @@ async def screen(
             total_ms=(clock() - started) * 1000, tokens=0, tokens_per_s=None,
             verdicts=tuple(r.to_dict() for r in result.records),
         )  # fmt: skip
-        result.done = Done(block_text(worst.rule, worst.reason), stats)
+        result.done = Done("", stats, block=Block(worst.rule, worst.reason))
     return result
-
-
-async def screen_for(text: str, settings: Any, provider: Any) -> Screened:
-    """``screen`` with the input guardrails a session's settings turn on."""
-    from guardrails.config import build
-
-    return await screen(text, build(settings.guards), provider=provider.name, model=provider.model)

@@ -33,6 +33,9 @@ class LengthGuardrail:
         self.action: Action = action
         self.limit = limit or default_limit()
 
+    def warm(self) -> None:
+        """Nothing to load."""
+
     def check(self, text: str) -> Verdict:
         """Judge ``text``'s length."""
         if len(text) <= self.limit:

@@ -174,6 +174,9 @@ class ProfanityGuardrail:
                 spans.append(norm.raw_span(start, end))
         return sorted(set(spans))
 
+    def warm(self) -> None:
+        """Nothing to load."""
+
     def check(self, text: str) -> Verdict:
         """Judge ``text``."""
         found = self.findings(text)

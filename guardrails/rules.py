@@ -122,6 +122,9 @@ class RulesGuardrail:
         self.action: Action = action if action is not None else max(own, key=severity)
         self.max_match = max((r.max_length for r in self.rules), default=1)
 
+    def warm(self) -> None:
+        """Nothing to load."""
+
     def check(self, text: str) -> Verdict:
         """Judge ``text`` against every rule."""
         spans: list[Span] = []

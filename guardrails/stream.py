@@ -19,9 +19,9 @@ Release modes:
   text already shown, a ``Replace`` with the corrected full text follows.
 
 On a block, the upstream is closed at once (the provider stops within one
-token) and the answer ends with ``Done(outcome="blocked")`` whose text ends
-with "[Blocked by guardrail: RULE] reason".  A guardrail that raises or times
-out blocks (fail closed).
+token) and the answer ends with ``Done(outcome="blocked", block=Block(rule,
+reason))`` whose text is only what was cleared before the finding.  A
+guardrail that raises or times out blocks (fail closed).
 
 ``StreamGuard`` is the pure, synchronous state machine (no I/O, easy to test);
 ``guard_stage`` is the async pipeline stage that runs its checks, off the event
@@ -38,14 +38,13 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+from agents.events import Block, Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta
 from agents.stats import Clock, StatsRecorder
-from guardrails.base import Guardrail, Span, Verdict, block_text, redact
+from guardrails.base import Guardrail, Span, Verdict, redact
 
 Release = Literal["hold_back", "stream_first"]
 #: Seconds a check may take before it counts as failed (and blocks).
 DEFAULT_TIMEOUT = 5.0
-NOTICE_KIND = "guardrail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,7 @@ class Record:
         verb = {"block": "blocked", "redact": "redacted", "warn": "flagged"}.get(self.action, self.action)
         what = "your message" if self.where == "input" else "the answer"
         message = f"Guardrail {self.rule} {verb} {what}: {self.reason}".rstrip(": ")
-        return Notice(NOTICE_KIND, message, self.to_dict())
+        return Notice(NoticeKind.GUARDRAIL, message, self.to_dict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,24 +99,24 @@ async def check_async(
     guards: Sequence[Guardrail], text: str, *, timeout: float = DEFAULT_TIMEOUT, clock: Clock = time.perf_counter
 ) -> list[Checked]:
     """``run_checks``, in a worker thread if any guardrail is slow; a timeout blocks."""
-    if not any(getattr(g, "slow", False) for g in guards):
+    if not any(g.slow for g in guards):
         return run_checks(guards, text, clock)
     try:
         return await asyncio.wait_for(asyncio.to_thread(run_checks, guards, text, clock), timeout)
     except TimeoutError:
-        names = ", ".join(g.name for g in guards if getattr(g, "slow", False))
+        names = ", ".join(g.name for g in guards if g.slow)
         verdict = Verdict.block(names, f"The {names} check timed out after {timeout:g} s.")
         return [Checked(names, verdict, timeout * 1000)]
 
 
 async def warm(guards: Sequence[Guardrail], *, timeout: float = 60.0) -> Verdict:
-    """Load what slow guardrails need (off the loop); a failure is a block verdict."""
+    """Load what the guardrails need (slow ones off the loop); a failure is a block verdict."""
     for guard in guards:
-        warmer = getattr(guard, "warm", None)
-        if warmer is None:
-            continue
         try:
-            await asyncio.wait_for(asyncio.to_thread(warmer), timeout)
+            if guard.slow:
+                await asyncio.wait_for(asyncio.to_thread(guard.warm), timeout)
+            else:
+                guard.warm()
         except Exception as err:
             reason = f"The {guard.name} guardrail could not start ({type(err).__name__}: {err})."
             return Verdict.block(guard.name, reason)
@@ -250,12 +249,10 @@ class StreamGuard:
         self._checked_len = len(text)
         self._context = text[-self.context_size :] if self.context_size else ""
 
-    def blocked_text(self) -> str:
-        """The final text of a blocked answer: what was cleared, then the block line."""
+    def block(self) -> Block:
+        """The typed block that ends the answer (``Done.block``)."""
         assert self.blocked is not None
-        line = block_text(self.blocked.rule, self.blocked.reason)
-        shown = "".join(self._checked).rstrip()
-        return f"{shown}\n\n{line}" if shown else line
+        return Block(self.blocked.rule, self.blocked.reason)
 
 
 def _reason(records: Sequence[Record]) -> str:
@@ -271,7 +268,11 @@ def guard_stage(
     timeout: float = DEFAULT_TIMEOUT,
     clock: Clock = time.perf_counter,
 ) -> Any:
-    """A pipeline stage applying ``guards`` to the answer stream (``provider``/``model`` label a block's stats)."""
+    """A pipeline stage applying ``guards`` to the answer stream.
+
+    ``provider``/``model`` label the stats of an answer blocked before the
+    upstream ended: pass the provider's own ``name`` and ``model``.
+    """
     active = [g for g in guards if "output" in g.where]
 
     async def stage(upstream: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
@@ -331,7 +332,7 @@ def guard_stage(
         if sg.blocked is not None:
             base = ending.stats if ending is not None else recorder.snapshot("blocked")
             stats = dataclasses.replace(base, outcome="blocked", verdicts=(*base.verdicts, *verdicts))
-            yield Done(sg.blocked_text(), stats)
+            yield Done(sg.text, stats, block=sg.block())
         elif isinstance(ending, Done):
             yield Done(sg.text, _with(ending.stats, verdicts))
         elif isinstance(ending, Failed):
@@ -342,15 +343,3 @@ def guard_stage(
 
 def _with(stats: Stats, verdicts: tuple[Any, ...]) -> Stats:
     return dataclasses.replace(stats, verdicts=(*stats.verdicts, *verdicts)) if verdicts else stats
-
-
-def stage_for(settings: Any) -> Any | None:
-    """The guardrail stage a session's settings ask for, or ``None`` when no output guardrail is on."""
-    from agents.providers import registry
-    from guardrails.config import build
-
-    guards = [g for g in build(settings.guards) if "output" in g.where]
-    if not guards:
-        return None
-    model = settings.model or registry.get(settings.provider).default_model
-    return guard_stage(guards, settings.release, provider=settings.provider, model=model or "")

@@ -1,4 +1,4 @@
-"""Scripted fakes shared by the tests: no unittest.mock anywhere."""
+"""Scripted fakes shared by the tests: a provider, a sleep and a clock.  No unittest.mock anywhere."""
 
 from __future__ import annotations
 
@@ -17,40 +17,126 @@ class Call:
     messages: list[ChatMessage]
     params: GenerationParams
     continue_from: str
+    #: Set once the stream was closed (however it ended).
+    closed: bool = False
+    #: The chunks this call yielded.
+    yielded: list[str] = field(default_factory=list)
 
 
 @dataclass
 class ScriptedProvider:
-    """Yields the given chunks; optionally raises ``fail_with`` before chunk ``fail_at``.
+    """Yields ``chunks``, failing, hanging or repeating itself where told; records every call.
 
-    ``gate`` (if set) is awaited before every chunk, so a test controls the pace.
-    Every call is recorded in ``calls``; ``closed`` counts streams that were closed.
+    - ``failures[n]``: errors raised, one per call, when ``n`` chunks have been delivered;
+      ``fail_at``/``fail_with``: raised on every call at chunk ``fail_at``.
+    - Continues exactly: after ``continue_from`` (a chunk boundary) it yields the chunks
+      that follow that text.  ``repeat`` (for inexact providers) is how many chunks it
+      repeats at the start of each continuation, as a remote model does.
+    - ``hang_at``: hangs there once, as a stalled connection would.
+    - ``gate``: awaited before every chunk, so a test sets the pace.
+    - ``yielded``/``closed`` count chunks and closed streams over all calls.
     """
 
     chunks: Sequence[str] = ("Hello", ", ", "world", "!")
+    failures: dict[int, list[ProviderError]] = field(default_factory=dict)
     fail_at: int | None = None
     fail_with: ProviderError | None = None
+    hang_at: int | None = None
+    repeat: int = 0
     gate: asyncio.Event | None = None
     name: str = "scripted"
     model: str = "script-1"
+    exact_continuation: bool = True
     calls: list[Call] = field(default_factory=list)
     yielded: int = 0
     closed: int = 0
 
+    def __post_init__(self) -> None:
+        self.chunks = list(self.chunks)
+        self.failures = {k: list(v) for k, v in self.failures.items()}
+
+    def _start(self, continue_from: str) -> int:
+        text = ""
+        for i, chunk in enumerate(self.chunks):
+            if text == continue_from:
+                return i
+            text += chunk
+        if text == continue_from:
+            return len(self.chunks)
+        raise AssertionError(f"continue_from {continue_from!r} is not a chunk boundary of the script")
+
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams, *, continue_from: str = ""
     ) -> AsyncGenerator[str, None]:
-        """Yield the script, failing where told."""
-        self.calls.append(Call(list(messages), params, continue_from))
+        """Yield the script from ``continue_from`` on, failing where told."""
+        call = Call(list(messages), params, continue_from)
+        self.calls.append(call)
+        start = self._start(continue_from)
         try:
-            for index, chunk in enumerate(self.chunks):
-                if self.fail_at is not None and index == self.fail_at and self.fail_with is not None:
+            if continue_from and self.repeat:
+                for chunk in self.chunks[max(0, start - self.repeat) : start]:
+                    await asyncio.sleep(0)
+                    call.yielded.append(chunk)
+                    yield chunk
+            for i in range(start, len(self.chunks) + 1):
+                if self.failures.get(i):
+                    raise self.failures[i].pop(0)
+                if self.fail_at == i and self.fail_with is not None:
                     raise self.fail_with
+                if self.hang_at == i:
+                    self.hang_at = None
+                    await asyncio.Event().wait()
+                if i == len(self.chunks):
+                    return
                 if self.gate is not None:
                     await self.gate.wait()
                     self.gate.clear()
                 self.yielded += 1
-                yield chunk
+                call.yielded.append(self.chunks[i])
+                yield self.chunks[i]
                 await asyncio.sleep(0)
         finally:
+            call.closed = True
             self.closed += 1
+
+
+class RecordingSleep:
+    """An injected sleep that returns at once and records every wait."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+class BlockingSleep:
+    """An injected sleep that blocks until cancelled, signalling when it starts."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = False
+
+    async def __call__(self, seconds: float) -> None:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+
+class FakeClock:
+    """A clock that moves only when told (``advance``) or by ``step`` per reading."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

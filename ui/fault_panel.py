@@ -15,7 +15,7 @@ from chainlit.input_widget import InputWidget, Select, Slider, TextInput
 
 from agents.errors import InvalidSetting
 from agents.faults import FaultSpec, parse_fault
-from agents.settings import Settings
+from chat.settings import Settings
 
 OFF = "off"
 #: Mode label -> mode (``off`` or a ``FaultSpec.mode``).

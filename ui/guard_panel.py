@@ -7,7 +7,7 @@ from typing import Any
 
 from chainlit.input_widget import InputWidget, Select
 
-from agents.settings import Settings
+from chat.settings import Settings
 from guardrails import base
 from guardrails.config import OFF, RELEASES
 

@@ -9,7 +9,7 @@ from chainlit.input_widget import InputWidget, Select, Slider, TextInput
 
 from agents import buffering
 from agents.providers import registry
-from agents.settings import Settings, coerce
+from chat.settings import Settings, coerce
 from ui import fault_panel, guard_panel
 
 UNAVAILABLE = "unavailable"

@@ -8,7 +8,7 @@ import chainlit as cl
 from chainlit.context import context
 
 from agents.errors import ChatError
-from agents.session import ChatSession
+from chat.session import ChatSession
 from ui.sink import ChainlitSink, show_error
 
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import chainlit as cl
 
 from agents.errors import ChatError
-from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta
 from ui import verdicts
 from ui.actions import continue_action
 
 if TYPE_CHECKING:
-    from agents.session import Turn
+    from chat.session import Turn
 
 STATS_AUTHOR = "stats"
 
@@ -39,12 +39,12 @@ class ChainlitSink:
                 await self.message.stream_token(text)
             case Replace(text=text):
                 await self.message.stream_token(text, is_sequence=True)
-            case Notice(kind=verdicts.NOTICE_KIND, data=data):
+            case Notice(kind=NoticeKind.GUARDRAIL, data=data):
                 self._verdicts.append(dict(data))
             case Notice(message=message):
                 await cl.Message(content=f"_{message}_", author="notice").send()
-            case Done(text=text, stats=stats):
-                await self._finish(text, stats)
+            case Done(stats=stats):
+                await self._finish(event.shown(), stats)
             case Failed(error=error, text=text, stats=stats):
                 if stats.outcome == "interrupted":  # gave up resuming: offer to carry on from here
                     self.message.actions = [continue_action()]

@@ -7,7 +7,7 @@ import logging
 
 from agents.errors import ChatError
 from agents.providers import registry
-from agents.session import ChatSession
+from chat.session import ChatSession
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task[None]] = set()

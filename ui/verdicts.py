@@ -8,8 +8,6 @@ from typing import Any
 import chainlit as cl
 
 STEP_NAME = "Guardrails"
-#: The ``Notice.kind`` of guardrail verdicts (``guardrails.stream.NOTICE_KIND``).
-NOTICE_KIND = "guardrail"
 
 
 def table(verdicts: Sequence[Mapping[str, Any]]) -> str:

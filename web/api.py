@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from agents import observe
 from agents.events import Done, Event, Failed
-from agents.session import Turn
+from chat.session import Turn
 from web import auth, sse
 from web.request import (
     MAX_QUERY_BYTES,

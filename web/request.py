@@ -16,8 +16,9 @@ from typing import Any
 
 from agents.errors import ChatError, ConfigError
 from agents.providers.base import ChatMessage
-from agents.session import ChatSession, Turn
-from agents.settings import FLOAT_FIELDS, INT_FIELDS, Settings, coerce
+from agents.settings import NUMERIC_FIELDS
+from chat.session import ChatSession, Turn
+from chat.settings import Settings, coerce
 
 #: Request field -> ``Settings`` attribute.  A field whose attribute does not exist
 #: (yet) in this build is refused with a 400 naming it.
@@ -93,7 +94,7 @@ def settings_changes(fields: Mapping[str, Any]) -> dict[str, Any]:
             raise RequestError(400, "The 'guards' option must be a string or a list of strings.")
         if isinstance(value, (dict, list)) and name != "guards":
             raise RequestError(400, f"The {name!r} option must be a single value.")
-        if attr in INT_FIELDS | FLOAT_FIELDS and isinstance(value, bool):
+        if attr in NUMERIC_FIELDS and isinstance(value, bool):
             # JSON true is Python's True, which is an int: without this, true would mean 1.
             raise RequestError(400, f"The {name!r} option must be a number, not {json.dumps(value)}.")
         changes[attr] = value

@@ -38,6 +38,10 @@ class Provider(Protocol):
 
     #: Registry name, e.g. ``"local"``.
     name: str
+    #: True when ``continue_from`` carries on exactly after the given text (the local model re-enters its
+    #: own token state); False when a continuation is a new request that may repeat a little at the seam,
+    #: which the runner then trims (``agents.seam``).
+    exact_continuation: bool
 
     @property
     def model(self) -> str:

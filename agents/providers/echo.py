@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.registry import ProviderSpec, register
 
 # A "token" is a run of whitespace plus up to four non-space characters, so
 # words split the way a BPE tokenizer often splits them ("stream", "ing").
@@ -28,6 +29,8 @@ class EchoProvider:
     """Echoes the last user message at ``rate`` tokens/s (0 or less: unlimited)."""
 
     name = "echo"
+    #: The echo knows exactly where it stopped.
+    exact_continuation = True
 
     def __init__(
         self,
@@ -64,3 +67,10 @@ class EchoProvider:
             # Even when unlimited, yield to the loop so other sessions run.
             await self._sleep(delay)
             yield part
+
+
+def _build(model: str | None = None, *, rate: float = DEFAULT_RATE, **_: object) -> EchoProvider:
+    return EchoProvider(rate=rate)
+
+
+register(ProviderSpec("echo", _build, "Echo (repeats your message)", "echo", order=1))

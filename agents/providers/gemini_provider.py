@@ -27,6 +27,7 @@ from agents.errors import (
     ServerError,
 )
 from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
     continuation_messages,
@@ -298,3 +299,10 @@ def _cause(err: Exception) -> Exception | None:
         if "API_KEY_INVALID" in raw or err.code in (401, 403):
             return None
     return err
+
+
+def _build(model: str | None = None, **_: object) -> GeminiProvider:
+    return GeminiProvider(model=model)
+
+
+register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3))

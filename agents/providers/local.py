@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.errors import BadRequest, ConfigError, ProviderError
 from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.registry import ProviderSpec, register
 
 if TYPE_CHECKING:  # the heavy import happens on the worker thread, on first use
     from llama_cpp import Llama
@@ -365,6 +366,8 @@ class LocalProvider:
     """The embedded llama.cpp model as a provider; all sessions share one ``LocalModel``."""
 
     name = "local"
+    #: The model re-enters the token state it was in, so a continuation repeats nothing.
+    exact_continuation = True
 
     def __init__(self, model: LocalModel | None = None) -> None:
         self.engine = model or shared_model()
@@ -382,3 +385,11 @@ class LocalProvider:
     ) -> AsyncGenerator[str, None]:
         """Stream the local model's answer."""
         return self.engine.stream(messages, params, continue_from)
+
+
+def _build(model: str | None = None, **_: object) -> LocalProvider:
+    # One embedded model: a typed model name cannot pick another (LOCAL_MODEL_PATH does).
+    return LocalProvider()
+
+
+register(ProviderSpec("local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0))

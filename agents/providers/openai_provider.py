@@ -24,6 +24,7 @@ from agents.errors import (
     ServerError,
 )
 from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
     continuation_messages,
@@ -265,3 +266,15 @@ def _cause(err: Exception) -> Exception | None:
     import openai
 
     return None if isinstance(err, openai.AuthenticationError | openai.PermissionDeniedError) else err
+
+
+def _build(model: str | None = None, **_: object) -> OpenAIProvider:
+    return OpenAIProvider(model=model)
+
+
+register(
+    ProviderSpec(
+        "openai", _build, "OpenAI (or an OpenAI-compatible server)", DEFAULT_MODEL,
+        env_vars=(ENV_KEY, ENV_BASE_URL), order=2,
+    )
+)  # fmt: skip

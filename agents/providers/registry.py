@@ -1,17 +1,24 @@
-"""The provider registry: a provider plugs in by name, without edits elsewhere."""
+"""The provider registry: each provider module registers itself; nothing else lists providers.
+
+A provider plugs in with one new module in ``agents/providers/`` that calls
+``PROVIDERS.register(ProviderSpec(...))`` at import time (``agents.plugins``).
+Its factory takes what the provider needs, the model name and keyword options
+(``rate`` for echo), never a whole session's settings.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from agents.errors import MissingKey, UnknownProvider
+from agents.plugins import Registry
 from agents.providers.base import Provider
 
-if TYPE_CHECKING:
-    from agents.settings import Settings
+#: Builds a provider: ``factory(model, **options)``; ``model=None`` means the provider's default.
+Factory = Callable[..., Provider]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +26,13 @@ class ProviderSpec:
     """How to build a provider, and what it needs."""
 
     name: str
-    #: Builds a provider from a session's settings (model, rate, ...).
-    factory: Callable[[Settings], Provider]
+    factory: Factory
     label: str
     default_model: str
     #: Any one of these env vars makes the provider available; empty means it needs no key.
     env_vars: tuple[str, ...] = ()
+    #: Where it sits in lists (the panel, ``--provider`` choices): lower first.
+    order: int = 100
 
     def missing_key(self) -> MissingKey | None:
         """The error to show when none of the provider's env vars is set, else ``None``."""
@@ -33,31 +41,27 @@ class ProviderSpec:
         return MissingKey(self.name, self.env_vars)
 
 
-_REGISTRY: dict[str, ProviderSpec] = {}
+PROVIDERS: Registry[ProviderSpec] = Registry("provider", "agents.providers", UnknownProvider)
 
 
-def register(spec: ProviderSpec) -> ProviderSpec:
-    """Add (or replace) a provider under ``spec.name``."""
-    _REGISTRY[spec.name] = spec
-    return spec
+def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec:
+    """Add a provider under ``spec.name`` (``DuplicatePlugin`` if taken, unless ``replace``)."""
+    return PROVIDERS.register(spec.name, spec, order=spec.order, replace=replace)
 
 
 def names() -> list[str]:
-    """Registered provider names, in registration order."""
-    return list(_REGISTRY)
+    """Registered provider names, in display order."""
+    return PROVIDERS.names()
 
 
 def get(name: str) -> ProviderSpec:
     """The spec registered under ``name``; raises ``UnknownProvider``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownProvider(name, names()) from None
+    return PROVIDERS.get(name)
 
 
-def create(settings: Settings) -> Provider:
-    """Build ``settings.provider``, raising ``MissingKey`` if its key is not set."""
-    spec = get(settings.provider)
+def create(name: str, model: str | None = None, **options: Any) -> Provider:
+    """Build provider ``name``, raising ``MissingKey`` if its key is not set."""
+    spec = get(name)
     if (err := spec.missing_key()) is not None:
         raise err
-    return spec.factory(settings)
+    return spec.factory(model, **options)

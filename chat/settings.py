@@ -1,0 +1,89 @@
+"""A session's settings: the engine's ``RunSettings`` plus the guardrails it turns on.
+
+The Chainlit settings panel, the CLI flags and the HTTP request body all end
+up here; an invalid value raises ``InvalidSetting`` with a one-line message
+and the session keeps its previous settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agents.errors import InvalidSetting
+from agents.settings import FLOAT_FIELDS, INT_FIELDS, NUMERIC_FIELDS, RunSettings
+from guardrails import config as guard_config
+
+
+@dataclass(frozen=True, slots=True)
+class Settings(RunSettings):
+    """A session's settings.  Construct with keywords; every field is validated."""
+
+    #: Guardrails on, as ``(name, action)`` pairs; strings such as ``"pii=redact,profanity"`` are parsed.
+    guards: tuple[tuple[str, str], ...] = ()
+    #: How guarded text reaches the user: ``hold_back`` (only once cleared) or ``stream_first``.
+    release: str = "hold_back"
+
+    def __post_init__(self) -> None:
+        RunSettings.__post_init__(self)  # not super(): slotted dataclasses break the zero-argument form
+        object.__setattr__(self, "guards", guard_config.parse_specs(self.guards))  # raises InvalidSetting
+        guard_config.validate(self.guards, self.release)
+
+    @classmethod
+    def _env_defaults(cls) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if guards := os.environ.get("GUARDS"):  # e.g. "pii=redact,profanity=block"
+            out["guards"] = guards
+        if release := os.environ.get("GUARD_RELEASE"):
+            out["release"] = release
+        return out
+
+
+#: Fields where a blank means "the provider's default" (``None``).
+_OPTIONAL = frozenset({"model", "temperature", "max_tokens", "seed"})
+_INTEGERS = INT_FIELDS
+_NUMBERS = FLOAT_FIELDS
+
+
+def _blank_value(name: str) -> Any:
+    """What a cleared box means: ``None`` for optional fields, no system prompt, else the default."""
+    if name in _OPTIONAL:
+        return None
+    if name == "system_prompt":
+        return ""
+    field = next((f for f in dataclasses.fields(Settings) if f.name == name), None)
+    if field is None or field.default is dataclasses.MISSING:
+        raise InvalidSetting(name, "", "a value")
+    return field.default
+
+
+def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn loosely typed values (widget strings, blanks) into ``Settings`` field types.
+
+    A blank string or ``None`` (Chainlit's value for an emptied box) means the
+    field's default; see ``_blank_value``.  Raises ``InvalidSetting``.
+    """
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            out[name] = _blank_value(name)
+            continue
+        try:
+            if name in NUMERIC_FIELDS and isinstance(value, bool):
+                raise TypeError  # ``True`` is an int to Python, but no one means 1 by it
+            if name in _INTEGERS:
+                as_float = float(value)
+                if not as_float.is_integer():
+                    raise ValueError
+                value = int(as_float)
+            elif name in _NUMBERS:
+                value = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidSetting(name, value, "a number") from None
+        out[name] = value
+    return out

@@ -1,0 +1,1 @@
+"""The terminal client: one sink of the typed event stream (``cli.main``), plus ``compare``."""
