@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.errors import InvalidSetting
-from agents.settings import RunSettings
+from agents.settings import FLOAT_FIELDS, INT_FIELDS, NUMERIC_FIELDS, RunSettings
 from guardrails import config as guard_config
 
 
@@ -44,8 +44,8 @@ class Settings(RunSettings):
 
 #: Fields where a blank means "the provider's default" (``None``).
 _OPTIONAL = frozenset({"model", "temperature", "max_tokens", "seed"})
-_INTEGERS = frozenset({"max_tokens", "seed", "max_input_chars", "retries"})
-_NUMBERS = frozenset({"temperature", "echo_rate", "stall_timeout"})
+_INTEGERS = INT_FIELDS
+_NUMBERS = FLOAT_FIELDS
 
 
 def _blank_value(name: str) -> Any:
@@ -74,6 +74,8 @@ def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = _blank_value(name)
             continue
         try:
+            if name in NUMERIC_FIELDS and isinstance(value, bool):
+                raise TypeError  # ``True`` is an int to Python, but no one means 1 by it
             if name in _INTEGERS:
                 as_float = float(value)
                 if not as_float.is_integer():

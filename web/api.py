@@ -18,6 +18,7 @@ Chainlit serves its frontend from a ``GET /{full_path:path}`` catch-all, so
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
@@ -25,11 +26,20 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from agents import observe
-from agents.events import Event
+from agents.events import Done, Event, Failed
 from chat.session import Turn
 from web import auth, sse
-from web.request import ChatRequest, RequestError, max_body_bytes, open_turn, parse_body, parse_query
+from web.request import (
+    MAX_QUERY_BYTES,
+    ChatRequest,
+    RequestError,
+    max_body_bytes,
+    open_turn,
+    parse_body,
+    parse_query,
+)
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 #: Turns streaming right now; holding them keeps their tasks from being garbage-collected mid-stream.
 _turns: set[asyncio.Task[None]] = set()
@@ -43,7 +53,9 @@ def _refuse(status: int, message: str) -> JSONResponse:
 
 
 def _unauthorized(request: Request) -> JSONResponse | None:
-    if auth.authorized(request.headers.get("authorization"), request.query_params.get("token")):
+    # ``?token=`` is for EventSource, which can only GET; on any other method it is ignored.
+    query_token = request.query_params.get("token") if request.method == "GET" else None
+    if auth.authorized(request.headers.get("authorization"), query_token):
         return None
     return _refuse(401, "Missing or wrong bearer token: send 'Authorization: Bearer <API_BEARER_TOKEN>'.")
 
@@ -90,10 +102,20 @@ async def _frames(turn: Turn) -> AsyncGenerator[bytes, None]:
     task = asyncio.create_task(_produce(turn, queue), name="sse-turn")
     _turns.add(task)
     task.add_done_callback(_turns.discard)
+    ended = False
     try:
         while (event := await queue.get()) is not None:
-            yield sse.encode(event)
-        await task  # re-raise a bug in the turn rather than end the stream silently
+            frame = sse.encode(event)
+            ended = ended or isinstance(event, Done | Failed)
+            yield frame
+        await task  # surface a bug in the turn rather than end the stream silently
+    except Exception:
+        # A stream always ends with done or error: a client must never have to guess from a dropped connection.
+        log.exception("streaming an API answer failed")
+        if not ended:
+            stats = turn.stats.to_dict() if turn.stats is not None else {}
+            message = "The server failed while streaming the answer."
+            yield sse.frame("error", {"message": message, "kind": "internal", "stats": stats})
     finally:
         task.cancel()  # a no-op once the turn has ended
 
@@ -125,8 +147,10 @@ async def query_stream(request: Request) -> Response:
     if (refused := _unauthorized(request)) is not None:
         return refused
     try:
-        if len(str(request.url.query)) > max_body_bytes():
-            raise RequestError(414, "The query string is too long.")
+        if len(request.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            raise RequestError(
+                414, f"The query string is longer than {MAX_QUERY_BYTES:,} bytes: send long prompts with POST."
+            )
         parsed = parse_query({k: request.query_params.getlist(k) for k in request.query_params.keys()})
     except RequestError as err:
         return _refuse(err.status, err.message)

@@ -3,7 +3,7 @@
 Both are off unless their environment variables are set:
 
     API_BEARER_TOKEN                 the API (/api/*, /metrics) needs ``Authorization: Bearer <token>``
-    CHAT_USERNAME, CHAT_PASSWORD     the Chainlit UI asks for this login
+    CHAT_USERNAME, CHAT_PASSWORD     the Chainlit UI asks for this login (one without the other is refused)
     CHAINLIT_AUTH_SECRET             required by Chainlit once a login is on (``chainlit create-secret``)
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import os
+
+from agents.errors import ConfigError
 
 TOKEN_VAR = "API_BEARER_TOKEN"
 USER_VAR = "CHAT_USERNAME"
@@ -29,17 +31,18 @@ def _same(given: str, expected: str) -> bool:
 def authorized(header: str | None, query_token: str | None = None) -> bool:
     """Whether a request may use the API: no token configured, or the right one given.
 
-    ``query_token`` is the ``?token=`` parameter, accepted because a browser's
-    EventSource cannot send headers.  Prefer the header: URLs end up in
-    histories and proxy logs.
+    ``query_token`` is the ``?token=`` parameter, which the caller passes for
+    GET requests only: a browser's EventSource cannot send headers.  Prefer the
+    header: URLs end up in histories and proxy logs.  A request that sends an
+    ``Authorization`` header is judged by it alone, so a wrong header is never
+    rescued by a token in the URL.
     """
     expected = bearer_token()
     if expected is None:
         return True
-    if header:
+    if header is not None:
         scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and _same(value.strip(), expected):
-            return True
+        return scheme.lower() == "bearer" and _same(value.strip(), expected)
     return query_token is not None and _same(query_token, expected)
 
 
@@ -51,9 +54,22 @@ def check_password(username: str, password: str) -> bool:
     return _same(username, user) & _same(password, secret)
 
 
+def login_configured() -> bool:
+    """Whether the password login is on; raises ``ConfigError`` when only one of its two variables is set.
+
+    Half a login used to mean no login at all, with the chat's websocket open to
+    anyone: someone who set a password clearly meant to have one.
+    """
+    user, secret = os.environ.get(USER_VAR, ""), os.environ.get(PASSWORD_VAR, "")
+    if bool(user) != bool(secret):
+        given, missing = (USER_VAR, PASSWORD_VAR) if user else (PASSWORD_VAR, USER_VAR)
+        raise ConfigError(f"{given} is set without {missing}: set both to require the login, or neither.")
+    return bool(user)
+
+
 def enable_password_login() -> bool:
-    """Register Chainlit's password callback when ``CHAT_USERNAME`` and ``CHAT_PASSWORD`` are set."""
-    if not (os.environ.get(USER_VAR) and os.environ.get(PASSWORD_VAR)):
+    """Register Chainlit's password callback when the login is configured; raises ``ConfigError`` if half is."""
+    if not login_configured():
         return False
     import chainlit as cl
 

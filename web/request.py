@@ -16,6 +16,7 @@ from typing import Any
 
 from agents.errors import ChatError, ConfigError
 from agents.providers.base import ChatMessage
+from agents.settings import NUMERIC_FIELDS
 from chat.session import ChatSession, Turn
 from chat.settings import Settings, coerce
 
@@ -38,6 +39,9 @@ FIELDS: Mapping[str, str] = {
 TEXT_FIELDS = frozenset({"provider", "model", "system", "buffer", "release", "fault"})
 ROLES = ("system", "user", "assistant")
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+#: Longest query string ``GET /api/stream`` takes (414 beyond).  Kept well under the server's own limit:
+#: uvicorn (h11) refuses a request head over 16 KiB with a plain-text 400 before the app sees it.
+MAX_QUERY_BYTES = 8_192
 
 
 class RequestError(Exception):
@@ -90,6 +94,9 @@ def settings_changes(fields: Mapping[str, Any]) -> dict[str, Any]:
             raise RequestError(400, "The 'guards' option must be a string or a list of strings.")
         if isinstance(value, (dict, list)) and name != "guards":
             raise RequestError(400, f"The {name!r} option must be a single value.")
+        if attr in NUMERIC_FIELDS and isinstance(value, bool):
+            # JSON true is Python's True, which is an int: without this, true would mean 1.
+            raise RequestError(400, f"The {name!r} option must be a number, not {json.dumps(value)}.")
         changes[attr] = value
     return changes
 
@@ -125,6 +132,8 @@ def parse_body(body: bytes) -> ChatRequest:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RequestError(400, f"The body is not valid JSON: {err}.") from None
+    except RecursionError:  # the parser recurses once per level: "[[[[..." a million deep
+        raise RequestError(400, "The body's JSON is nested too deeply.") from None
     if not isinstance(data, dict):
         raise RequestError(400, "The body must be a JSON object with a 'messages' list.")
     fields = dict(data)

@@ -9,8 +9,10 @@ One event becomes one SSE frame with a name and a single line of JSON data:
     event: error      data: {"message": "...", "kind": "...", "stats": {<stats>}}
 
 ``json.dumps`` escapes newlines, so a data line can never be split, whatever
-the text holds.  ``error`` is also used for a request refused after the stream
-started (there is none today: requests are validated before the first byte).
+the text holds, and a lone surrogate is written as its JSON escape.  ``error``
+is also used for a request refused after the stream started (there is none
+today: requests are validated before the first byte), and for a server fault
+mid-stream: a stream always ends with ``done`` or ``error``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def frame(name: str, data: Any) -> bytes:
     """One SSE frame: ``event: NAME`` and one ``data:`` line of compact JSON."""
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return f"event: {name}\ndata: {payload}\n\n".encode()
+    # A lone surrogate ("\ud800" sent as JSON, echoed back) has no UTF-8 form; it can only sit inside
+    # a JSON string here, where backslashreplace writes it as the JSON escape \ud800 it came in as.
+    return f"event: {name}\ndata: {payload}\n\n".encode("utf-8", "backslashreplace")
 
 
 def comment(text: str = "") -> bytes:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 from collections.abc import AsyncGenerator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from agents.errors import (
@@ -27,7 +28,15 @@ from agents.errors import (
 )
 from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.registry import ProviderSpec, register
-from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
+from agents.providers.remote import (
+    PerLoop,
+    continuation_messages,
+    error_for_status,
+    mask_url_credentials_in_logs,
+    parse_retry_after,
+    redact,
+    shared,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -116,28 +125,18 @@ class GeminiProvider:
         self._base_url = base_url or os.environ.get(ENV_BASE_URL) or None
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = PerLoop(self._client, _close_client)
+        config = (self._api_key, self._base_url, connect_timeout, read_timeout)
+        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = shared(
+            (self.name, *config), partial(_build_client, *config), _close_client
+        )
 
     @property
     def model(self) -> str:
         return self._model
 
     async def aclose(self) -> None:
-        """Close this event loop's HTTP client (it is also closed when the loop shuts down)."""
+        """Close this event loop's client, which every provider with this configuration shares."""
         await self._clients.aclose()
-
-    def _client(self) -> tuple[Client, httpx.AsyncClient]:
-        import httpx
-        from google import genai
-        from google.genai import types
-
-        if not self._api_key:
-            raise MissingKey(self.name, ENV_KEYS)
-        transport = _pinned_timeouts(httpx.Timeout(self._read_timeout, connect=self._connect_timeout))
-        http = httpx.AsyncClient(transport=transport)
-        # Our own client: the SDK then skips aiohttp and its implicit connection retries.
-        options = types.HttpOptions(base_url=self._base_url, httpx_async_client=http)
-        return genai.Client(api_key=self._api_key, vertexai=False, http_options=options), http
 
     def request(
         self, messages: Sequence[ChatMessage], params: GenerationParams, continue_from: str = ""
@@ -236,6 +235,24 @@ class GeminiProvider:
             status, detail, provider=self.name, label=_LABEL, model=model, key_hint=_KEY_HINT,
             partial=partial, retry_after=retry_after,
         )
+
+
+def _build_client(
+    api_key: str | None, base_url: str | None, connect_timeout: float, read_timeout: float
+) -> tuple[Client, httpx.AsyncClient]:
+    """A client for one configuration, on our own httpx client with pinned timeouts."""
+    import httpx
+    from google import genai
+    from google.genai import types
+
+    mask_url_credentials_in_logs()  # the HTTP client logs every request's URL, credentials and all
+    if not api_key:
+        raise MissingKey(GeminiProvider.name, ENV_KEYS)
+    transport = _pinned_timeouts(httpx.Timeout(read_timeout, connect=connect_timeout))
+    http = httpx.AsyncClient(transport=transport)
+    # Our own client: the SDK then skips aiohttp and its implicit connection retries.
+    options = types.HttpOptions(base_url=base_url, httpx_async_client=http)
+    return genai.Client(api_key=api_key, vertexai=False, http_options=options), http
 
 
 async def _close_client(pair: tuple[Client, httpx.AsyncClient]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,15 @@ from agents.errors import (
 )
 from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.registry import ProviderSpec, register
-from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
+from agents.providers.remote import (
+    PerLoop,
+    continuation_messages,
+    error_for_status,
+    mask_url_credentials_in_logs,
+    parse_retry_after,
+    redact,
+    shared,
+)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -63,7 +72,10 @@ class OpenAIProvider:
         self._api_key = api_key or os.environ.get(ENV_KEY) or (PLACEHOLDER_KEY if self._base_url else None)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._clients: PerLoop[AsyncOpenAI] = PerLoop(self._client, _close_client)
+        config = (self._api_key, self._base_url, connect_timeout, read_timeout)
+        self._clients: PerLoop[AsyncOpenAI] = shared(
+            (self.name, *config), partial(_build_client, *config), _close_client
+        )
 
     @property
     def model(self) -> str:
@@ -79,20 +91,8 @@ class OpenAIProvider:
         return self._base_url
 
     async def aclose(self) -> None:
-        """Close this event loop's HTTP client (it is also closed when the loop shuts down)."""
+        """Close this event loop's client, which every provider with this configuration shares."""
         await self._clients.aclose()
-
-    def _client(self) -> AsyncOpenAI:
-        from openai import AsyncOpenAI, Timeout
-
-        if not self._api_key:
-            raise MissingKey(self.name, (ENV_KEY, ENV_BASE_URL))
-        return AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self._base_url,
-            max_retries=0,
-            timeout=Timeout(self._read_timeout, connect=self._connect_timeout),
-        )
 
     def request(
         self, messages: Sequence[ChatMessage], params: GenerationParams, continue_from: str = ""
@@ -127,28 +127,41 @@ class OpenAIProvider:
         model = body["model"]
         sent: list[str] = []
         finished = False
+        chunks = 0
+        media = ""
         try:
             client = await self._clients.get()
             response = await client.chat.completions.create(**body)
+            media = response.response.headers.get("content-type", "").split(";")[0].strip()[:60]
             async with response:
-                async for chunk in response:
-                    for choice in chunk.choices:
-                        if choice.index != 0:
-                            continue
-                        text = choice.delta.content if choice.delta is not None else None
+                try:
+                    async for chunk in response:
+                        chunks += 1
+                        text, reason = _first_choice(chunk)
                         if text:
                             sent.append(text)
                             yield text
-                        if choice.finish_reason == "content_filter":
+                        if reason == "content_filter":
                             raise ContentBlocked(
                                 "The answer was stopped by OpenAI's content filter; the text so far is kept.",
                                 provider=self.name,
                                 partial="".join(sent),
                             )
-                        if choice.finish_reason is not None:
+                        if reason is not None:
                             finished = True
+                except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, or a chunk of the wrong shape
+                    # A 200 whose body is not a chat stream: like Gemini's, retryable (a proxy's error page).
+                    raise ServerError(
+                        f"{_LABEL} sent a malformed stream.", provider=self.name, partial="".join(sent)
+                    ) from err
         except openai.OpenAIError as err:
             raise self._map(err, model, "".join(sent)) from _cause(err)
+        if not finished and not chunks and "event-stream" not in media:
+            # A 200 with an HTML or JSON body (a proxy's page): nothing of it was a chat stream.
+            raise ServerError(
+                f"{_LABEL} sent a malformed stream ({media or 'no content type'} instead of an event stream).",
+                provider=self.name,
+            )
         if not finished:
             # A clean close without a finish reason is a cut answer, not a complete one.
             raise ConnectionLost(
@@ -201,6 +214,41 @@ class OpenAIProvider:
         return ProviderError(
             f"{_LABEL} failed: {type(err).__name__}: {redact(str(err), secrets)}", provider=self.name, partial=partial
         )
+
+
+def _build_client(
+    api_key: str | None, base_url: str | None, connect_timeout: float, read_timeout: float
+) -> AsyncOpenAI:
+    """A client for one configuration; the SDK's own retries are off (the runner retries)."""
+    from openai import AsyncOpenAI, Timeout
+
+    mask_url_credentials_in_logs()  # the HTTP client logs every request's URL, credentials and all
+    if not api_key:
+        raise MissingKey(OpenAIProvider.name, (ENV_KEY, ENV_BASE_URL))
+    return AsyncOpenAI(
+        api_key=api_key, base_url=base_url, max_retries=0, timeout=Timeout(read_timeout, connect=connect_timeout)
+    )
+
+
+def _first_choice(chunk: Any) -> tuple[str, str | None]:
+    """The new text and finish reason of choice 0 in ``chunk``; ``ValueError`` if it is not a chat chunk.
+
+    The SDK builds chunks without validation, so a server's garbage arrives as
+    lists, numbers or fields of the wrong type.
+    """
+    choices = getattr(chunk, "choices", None)
+    if not isinstance(choices, list):
+        raise ValueError(f"a {type(chunk).__name__} where a chat.completion.chunk was expected")
+    for choice in choices:
+        if getattr(choice, "index", None) != 0:
+            continue
+        delta = getattr(choice, "delta", None)
+        text = getattr(delta, "content", None) if delta is not None else None
+        reason = getattr(choice, "finish_reason", None)
+        if not isinstance(text, str | None) or not isinstance(reason, str | None):
+            raise ValueError("a chunk whose content or finish_reason is not text")
+        return text or "", reason
+    return "", None
 
 
 def _host(url: str) -> str:

@@ -1,20 +1,22 @@
 """Pieces shared by the providers that call a model over HTTP (OpenAI, Gemini).
 
 Both map an HTTP status to the project's error split the same way, parse
-Retry-After the same way, build the same continuation request, and keep one
-SDK client per event loop (a client's connection pool belongs to the loop that
-opened it; the CLI runs a fresh loop per prompt).
+Retry-After the same way, build the same continuation request, and share one
+SDK client per configuration and event loop (a client's connection pool belongs
+to the loop that opened it; the CLI runs a fresh loop per prompt).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import math
+import re
 import time
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from typing import Generic, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from agents.errors import (
     AuthError,
@@ -36,6 +38,10 @@ CONTINUE_INSTRUCTION = (
 
 #: Server messages are shown to the user; keep them to one readable line.
 _MAX_DETAIL = 200
+#: The loggers of the HTTP clients under the SDKs: each logs every request's full URL at INFO.
+HTTP_CLIENT_LOGGERS = ("httpx", "httpx2")
+#: ``user:password@`` (or a lone token) between a URL's scheme and its host.
+_URL_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
 
 T = TypeVar("T")
 
@@ -84,6 +90,30 @@ def redact(text: str, secrets: Sequence[str | None]) -> str:
             text = text.replace(secret, "[redacted]")
     line = " ".join(text.split())
     return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
+
+
+class MaskUrlCredentials(logging.Filter):
+    """Rewrites a log record so that no URL in it shows its ``user:password@`` part.
+
+    A base URL such as ``http://user:pass@host/v1`` reaches the HTTP client
+    as is, and the client logs ``HTTP Request: POST http://user:pass@host/...``
+    for every request (Chainlit logs INFO to stdout).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _URL_USERINFO.sub("[credentials]@", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_url_credentials_in_logs() -> None:
+    """Install ``MaskUrlCredentials`` on the HTTP clients' loggers (idempotent)."""
+    for name in HTTP_CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskUrlCredentials) for f in logger.filters):
+            logger.addFilter(MaskUrlCredentials())
 
 
 def error_for_status(
@@ -165,3 +195,30 @@ class PerLoop(Generic[T]):
             yield
         finally:
             await self._close(item)
+
+
+#: Client pools shared by every provider built with the same configuration; see ``shared``.
+_SHARED: dict[Hashable, PerLoop[Any]] = {}
+
+
+def shared(key: Hashable, build: Callable[[], T], close: Callable[[T], Awaitable[object]]) -> PerLoop[T]:
+    """The client pool for configuration ``key`` (e.g. provider, key, base URL), made on first use.
+
+    A provider is built per session and per API request; an SDK client owns a
+    connection pool and an SSL context.  A client per provider meant a new pool
+    and new connections per answer, and a client left to the garbage collector,
+    which closed it in whatever task happened to be running (anyio then fails
+    that task's stream).  Shared pools live as long as the process: a client is
+    closed only by ``aclose_shared`` (app shutdown) or when its loop shuts down.
+    ``build`` should capture the configuration, not a provider.
+    """
+    pool = _SHARED.get(key)
+    if pool is None:
+        pool = _SHARED[key] = PerLoop(build, close)
+    return pool
+
+
+async def aclose_shared() -> None:
+    """Close every shared client of the running loop (at app shutdown); a later answer builds a new one."""
+    for pool in list(_SHARED.values()):
+        await pool.aclose()
