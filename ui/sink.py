@@ -11,6 +11,7 @@ from agents.errors import ChatError
 from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
 from ui import verdicts
 from ui.actions import continue_action
+from ui.markdown import StreamEscaper, escape
 
 if TYPE_CHECKING:
     from agents.session import Turn
@@ -20,7 +21,7 @@ STATS_AUTHOR = "stats"
 
 async def show_error(error: ChatError | str) -> None:
     """One clear line, never a stack trace."""
-    await cl.ErrorMessage(content=str(error), author="Error").send()
+    await cl.ErrorMessage(content=escape(str(error)), author="Error").send()
 
 
 class ChainlitSink:
@@ -29,6 +30,9 @@ class ChainlitSink:
     def __init__(self, message: cl.Message | None = None) -> None:
         #: The answer's message; pass an existing one to carry on streaming into it (Continue).
         self.message = message or cl.Message(content="")
+        # The message holds Markdown: what the model wrote is escaped so Chainlit shows every character.
+        self._markdown = StreamEscaper(self.message.content)
+        self.message.content = self._markdown.sent
         self._finished = False
         self._verdicts: list[dict[str, Any]] = []  # guardrail verdicts, shown as a Step under the message
 
@@ -36,13 +40,15 @@ class ChainlitSink:
         """Render one event."""
         match event:
             case TextDelta(text=text):
-                await self.message.stream_token(text)
+                shown, replace = self._markdown.feed(text)
+                await self.message.stream_token(shown, is_sequence=replace)
             case Replace(text=text):
-                await self.message.stream_token(text, is_sequence=True)
+                self._markdown = StreamEscaper(text)
+                await self.message.stream_token(self._markdown.sent, is_sequence=True)
             case Notice(kind=verdicts.NOTICE_KIND, data=data):
                 self._verdicts.append(dict(data))
             case Notice(message=message):
-                await cl.Message(content=f"_{message}_", author="notice").send()
+                await cl.Message(content=f"_{escape(message)}_", author="notice").send()
             case Done(text=text, stats=stats):
                 await self._finish(text, stats)
             case Failed(error=error, text=text, stats=stats):
@@ -68,7 +74,7 @@ class ChainlitSink:
             return
         self._finished = True
         if text or self.message.streaming:
-            self.message.content = text
+            self.message.content = self._markdown.finish() if text == self._markdown.raw else escape(text)
             await self.message.send()
         if self._verdicts:
             await verdicts.show(self.message, self._verdicts)

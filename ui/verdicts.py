@@ -7,6 +7,8 @@ from typing import Any
 
 import chainlit as cl
 
+from ui.markdown import escape
+
 STEP_NAME = "Guardrails"
 #: The ``Notice.kind`` of guardrail verdicts (``guardrails.stream.NOTICE_KIND``).
 NOTICE_KIND = "guardrail"
@@ -18,7 +20,7 @@ def table(verdicts: Sequence[Mapping[str, Any]]) -> str:
     for v in verdicts:
         count = int(v.get("count", 1) or 1)
         action = f"{v.get('action', '')}" + (f" ×{count}" if count > 1 else "")
-        reason = str(v.get("reason", "")).replace("|", "\\|")
+        reason = escape(str(v.get("reason", "")).replace("|", "\\|"))
         ms = float(v.get("ms", 0) or 0)
         lines.append(f"| {v.get('rule', '')} | {action} | {v.get('where', '')} | {ms:.1f} ms | {reason} |")
     return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""What a person sees in Chromium (issue 15): every character, one bubble per answer, their own message.
+
+The app, chromium and the page helpers are those of ``test_browser_e2e``: one
+app server (echo provider) and one chromium for the module, a fresh Chainlit
+session per test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import test_browser_e2e as e2e
+from tests.browser import ARTIFACTS, send
+from tests.test_browser_e2e import confirm, history, messages, open_settings, wait_for_answer, wait_for_message
+
+# The fixtures, shared with the e2e module: one app and one chromium here too, a new page per test.
+app, browser, page = e2e.app, e2e.browser, e2e.page
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+# Colon cases people and models write.  Each is one paragraph of the message; several put the
+# colon at a piece boundary of the echo provider (a run of up to four non-space characters), so a
+# directive would be split across tokens: "Sys:" | "ok", "Mode" | ":fas" | "t".
+COLONS = [
+    "Status:ok, mode:fast",
+    "Note:this line",
+    "Sys:ok and Mode:fast",
+    "Meet at 10:30, or at 9:05pm",
+    "Served on localhost:8000 and 127.0.0.1:5432",
+    "key:value pairs like user:alice and role:admin",
+    "IPv6 fe80::1ff:fe23:4567:890a and ::1 and [2001:db8::1]:443",
+    "John 3:16 and Genesis 1:1-3 and Psalm 23:1",
+    "Emoji :smile: and :thumbsup: and :+1:",
+    "C++ std::vector and std::string::npos",
+    "Code `a:b` and `std::map` stay as they are",
+    "Remember:",
+]
+
+# The paragraphs of the message ``id``, each with its inline code put back between backticks.
+_PARAGRAPHS = """(id) => {
+  const step = document.getElementById(id).closest('[data-step-type]');
+  const content = step.querySelector('.message-content');
+  return [...content.querySelectorAll('[role="article"]')].map(p => {
+    const copy = p.cloneNode(true);
+    copy.querySelectorAll('code').forEach(code => { code.textContent = '`' + code.textContent + '`'; });
+    return copy.textContent;
+  });
+}"""
+
+
+async def set_buffer(page: Any, spec: str) -> None:
+    """Type a buffering spec into the settings panel and confirm it."""
+    await open_settings(page)
+    await page.locator("#buffer").fill(spec)
+    await confirm(page)
+
+
+async def test_every_colon_the_model_writes_is_on_screen_as_it_streams(page: Any) -> None:
+    await set_buffer(page, "token")  # every piece its own update: the splits reach the page as they are
+    before = len(await messages(page))
+    await send(page, "\n\n".join(COLONS))
+    answer = await wait_for_answer(page, before)
+    await page.screenshot(path=str(ARTIFACTS / "ui-colons.png"))
+    assert await page.evaluate(_PARAGRAPHS, answer["id"]) == COLONS
+    # Nothing was dropped on the way either: each state the answer showed is the start of the last.
+    shown = [text for step, text in await history(page) if step == answer["id"]]
+    assert len(shown) >= 10, shown
+    final = shown[-1]
+    for state in shown:
+        if "`" not in state:  # a code span still open shows its backtick until it closes
+            assert final.startswith(state), (state, final)
+
+
+async def test_the_apps_own_lines_keep_their_colons(page: Any) -> None:
+    greeting = (await messages(page))[0]
+    assert "Hi! Answers come from" in greeting["text"]
+    before = len(await messages(page))
+    await set_buffer(page, "tokens:x")
+    error = await wait_for_message(page, before, contains="Invalid setting")
+    assert "tokens:N with N a whole number" in error["text"], error
+    assert "buffer='tokens:x'" in error["text"], error
