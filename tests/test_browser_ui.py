@@ -13,7 +13,16 @@ import pytest
 
 from tests import test_browser_e2e as e2e
 from tests.browser import ARTIFACTS, send
-from tests.test_browser_e2e import confirm, history, messages, open_settings, wait_for_answer, wait_for_message
+from tests.test_browser_e2e import (
+    WAIT_MS,
+    choose,
+    confirm,
+    history,
+    messages,
+    open_settings,
+    wait_for_answer,
+    wait_for_message,
+)
 
 # The fixtures, shared with the e2e module: one app and one chromium here too, a new page per test.
 app, browser, page = e2e.app, e2e.browser, e2e.page
@@ -81,3 +90,54 @@ async def test_the_apps_own_lines_keep_their_colons(page: Any) -> None:
     error = await wait_for_message(page, before, contains="Invalid setting")
     assert "tokens:N with N a whole number" in error["text"], error
     assert "buffer='tokens:x'" in error["text"], error
+
+
+async def choose_failure(page: Any, mode: str, n: str, count: str) -> None:
+    """Switch "Simulate failure" on: disconnects ``mode`` at token ``n``, ``count`` in a row."""
+    await open_settings(page)
+    await choose(page, "fault_mode", mode)
+    await choose(page, "fault_kind", "Disconnect")
+    await page.locator("#fault_n").fill(n)
+    await page.locator("#fault_count").fill(count)
+    await confirm(page)
+
+
+async def test_one_answer_is_one_bubble_and_its_copy_icon_copies_the_answer(page: Any) -> None:
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await choose_failure(page, "Once at token N", "10", "1")
+    text = " ".join(f"part{i}" for i in range(40))
+    before = len(await messages(page))
+    await send(page, text)
+    answer = await wait_for_answer(page, before)
+    shown = (await messages(page))[before:]
+    await page.screenshot(path=str(ARTIFACTS / "ui-one-bubble.png"))
+    bubbles = [m for m in shown if m["type"] != "tool"]
+    assert [m["type"] for m in bubbles] == ["user_message", "assistant_message"], shown
+    assert {m["author"] for m in shown if m["type"] == "tool"} == {"Resume", "Stats"}, shown
+    assert "1 retry" in next(m["text"] for m in shown if m["author"] == "Stats")
+    copy = page.locator(f"#{answer['id']}").locator("button").last
+    await copy.click()
+    copied = await page.wait_for_function("async () => (await navigator.clipboard.readText()) || null", timeout=WAIT_MS)
+    assert await copied.json_value() == text
+
+
+async def test_continue_carries_on_in_the_same_bubble_and_the_old_error_goes(page: Any) -> None:
+    await choose_failure(page, "Once at token N", "12", "4")  # more failures in a row than resume attempts
+    text = "\n\n".join(f"Line {i} of a long answer." for i in range(30))
+    before = len(await messages(page))
+    await send(page, text)
+    await page.get_by_role("button", name="Continue").wait_for(timeout=WAIT_MS)
+    shown = (await messages(page))[before:]
+    answer = next(m for m in shown if m["type"] == "assistant_message")
+    assert answer["text"] and len(answer["text"]) < len(text) // 3, answer
+    errors = [m for m in shown if m["type"] == "tool" and m["author"] in {"", "Error"}]
+    assert errors, shown
+    await page.get_by_role("button", name="Continue").click()
+    await page.locator(f"#{answer['id']}").get_by_text("Line 29 of a long answer.").wait_for(timeout=WAIT_MS)
+    await wait_for_message(page, before, author="Stats", contains="tok/s")
+    await page.screenshot(path=str(ARTIFACTS / "ui-continued.png"))
+    shown = (await messages(page))[before:]
+    assert [m["type"] for m in shown if m["type"] != "tool"] == ["user_message", "assistant_message"], shown
+    notes = {m["author"]: m["text"] for m in shown if m["type"] == "tool"}
+    assert set(notes) == {"Stats"}, f"the old error and give-up notice stayed: {notes}"
+    assert "interrupted" not in notes["Stats"], notes  # the one Stats step, updated in place

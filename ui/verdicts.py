@@ -1,11 +1,9 @@
-"""The Step that lists a message's guardrail verdicts: rule, action, where, and check time."""
+"""The table of a message's guardrail verdicts (rule, action, where, check time), shown in a Step by ``ui.notes``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import chainlit as cl
 
 from ui.markdown import escape
 
@@ -24,10 +22,3 @@ def table(verdicts: Sequence[Mapping[str, Any]]) -> str:
         ms = float(v.get("ms", 0) or 0)
         lines.append(f"| {v.get('rule', '')} | {action} | {v.get('where', '')} | {ms:.1f} ms | {reason} |")
     return "\n".join(lines)
-
-
-async def show(message: cl.Message, verdicts: Sequence[Mapping[str, Any]]) -> None:
-    """Attach a collapsed Step under ``message`` listing ``verdicts``."""
-    step = cl.Step(name=STEP_NAME, type="tool", parent_id=message.id, show_input=False)
-    step.output = table(verdicts)  # no `language`: Chainlit renders plain output as Markdown (a table)
-    await step.send()
