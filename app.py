@@ -48,7 +48,7 @@ async def message(msg: cl.Message) -> None:
     except ChatError as err:
         await show_error(err)
         return
-    await ChainlitSink().play(turn)
+    await ChainlitSink().play(turn, asked=msg)
 
 
 @cl.action_callback(CONTINUE)

@@ -141,3 +141,36 @@ async def test_continue_carries_on_in_the_same_bubble_and_the_old_error_goes(pag
     notes = {m["author"]: m["text"] for m in shown if m["type"] == "tool"}
     assert set(notes) == {"Stats"}, f"the old error and give-up notice stayed: {notes}"
     assert "interrupted" not in notes["Stats"], notes  # the one Stats step, updated in place
+
+
+async def user_bubble(page: Any, after: int) -> dict[str, str]:
+    """The user's message sent after index ``after``."""
+    return next(m for m in (await messages(page))[after:] if m["type"] == "user_message")
+
+
+async def test_the_users_bubble_shows_what_the_model_received(page: Any) -> None:
+    await open_settings(page)
+    await choose(page, "guard_pii", "Redact")
+    await confirm(page)
+    text = "Write to jane.doe@example.com or call 555-123-4567 tonight."
+    before = len(await messages(page))
+    await send(page, text)
+    answer = await wait_for_answer(page, before)
+    redacted = "Write to <EMAIL_ADDRESS> or call <PHONE_NUMBER> tonight."
+    assert answer["text"] == redacted
+    await page.screenshot(path=str(ARTIFACTS / "ui-user-redacted.png"))
+    assert (await user_bubble(page, before))["text"] == redacted
+
+
+async def test_a_blocked_message_is_marked_as_blocked(page: Any) -> None:
+    await open_settings(page)
+    await choose(page, "guard_profanity", "Block")
+    await confirm(page)
+    before = len(await messages(page))
+    await send(page, "well sh1t")
+    await wait_for_answer(page, before)
+    await page.screenshot(path=str(ARTIFACTS / "ui-user-blocked.png"))
+    bubble = await user_bubble(page, before)
+    assert "Blocked by guardrail profanity" in bubble["text"] and "never saw" in bubble["text"], bubble
+    struck = page.locator(f"#{bubble['id']}").locator("del")
+    assert await struck.inner_text() == "well sh1t"

@@ -9,7 +9,7 @@ import chainlit as cl
 
 from agents.errors import ChatError
 from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
-from ui import notes, verdicts
+from ui import notes, question, verdicts
 from ui.actions import continue_action
 from ui.markdown import StreamEscaper, escape
 
@@ -60,10 +60,22 @@ class ChainlitSink:
                     self.message.actions = [continue_action()]
                 await self._finish(text, stats, error)
 
-    async def play(self, turn: Turn) -> None:
-        """Stream ``turn`` into the message; on Stop the stream is closed and the partial answer stays."""
+    async def play(self, turn: Turn, asked: cl.Message | None = None) -> None:
+        """Stream ``turn`` into the message; on Stop the stream is closed and the partial answer stays.
+
+        ``asked``, the user's message, is updated to show what the model received (``ui.question``).
+        """
+        pending = asked
+
+        async def handle(event: Event) -> None:
+            nonlocal pending
+            if pending is not None and not isinstance(event, Notice):  # the input was screened by now
+                await question.show_as_received(pending, turn.user_text, event)
+                pending = None
+            await self.handle(event)
+
         try:
-            await turn.run(self.handle)
+            await turn.run(handle)
         except asyncio.CancelledError:
             await self.cancelled(turn.text, turn.stats)
             raise
