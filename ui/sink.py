@@ -22,6 +22,11 @@ async def show_error(error: ChatError | str) -> None:
     await cl.ErrorMessage(content=escape(str(error)), author="Error").send()
 
 
+async def show_notice(text: str) -> None:
+    """One short confirmation line (a settings change took effect)."""
+    await cl.Message(content=escape(text), author="Settings").send()
+
+
 class ChainlitSink:
     """Streams an answer into one message; the partial text stays on any ending.
 
