@@ -23,6 +23,7 @@ from tests.test_browser_e2e import (
     wait_for_answer,
     wait_for_message,
 )
+from tests.webapp import TOKEN
 
 # The fixtures, shared with the e2e module: one app and one chromium here too, a new page per test.
 app, browser, page = e2e.app, e2e.browser, e2e.page
@@ -174,3 +175,43 @@ async def test_a_blocked_message_is_marked_as_blocked(page: Any) -> None:
     assert "Blocked by guardrail profanity" in bubble["text"] and "never saw" in bubble["text"], bubble
     struck = page.locator(f"#{bubble['id']}").locator("del")
     assert await struck.inner_text() == "well sh1t"
+
+
+async def test_a_settings_change_says_what_was_applied_refused_and_who_answers(page: Any) -> None:
+    await open_settings(page)
+    await choose(page, "provider", "Local")
+    await page.locator("#model").fill("gpt-4o")  # the embedded provider has no choice of model
+    await page.locator("#temperature").fill("0.3")
+    await page.locator("#max_tokens").fill("lots")
+    before = len(await messages(page))
+    await confirm(page)
+    refused = await wait_for_message(page, before, contains="Refused")
+    await page.screenshot(path=str(ARTIFACTS / "ui-settings-refused.png"))
+    assert "max_tokens='lots'" in refused["text"] and "Model 'gpt-4o'" in refused["text"], refused
+    assert "Applied: provider, temperature." in refused["text"], refused
+    await wait_for_message(page, before, contains="Now answering with: Local")
+
+
+async def test_buffering_is_chosen_from_a_list(page: Any) -> None:
+    await open_settings(page)
+    await choose(page, "buffer_choice", "Whole sentences (sentence)")
+    await confirm(page)
+    await open_settings(page)
+    assert await page.locator("#buffer").input_value() == "sentence"  # the spec in force, shown in the box
+    await page.locator("#buffer").fill("words:2")  # a custom spec is still possible
+    await confirm(page)
+    await open_settings(page)
+    assert "Custom" in await page.locator("#buffer_choice").inner_text()
+    assert await page.locator("#buffer").input_value() == "words:2"
+
+
+async def test_the_stream_page_shows_why_the_api_refused(page: Any, app: Any) -> None:
+    await page.goto(app.url + "/stream")
+    await page.locator("#token").fill(TOKEN)
+    await page.locator("#provider").fill("nope")
+    await page.locator("#send").click()
+    stats = page.locator("#stats")
+    await page.wait_for_function("() => document.getElementById('stats').textContent.startsWith('refused')")
+    await page.screenshot(path=str(ARTIFACTS / "ui-stream-refused.png"))
+    text = await stats.inner_text()
+    assert text.startswith("refused (400)") and "nope" in text, text
