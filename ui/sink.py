@@ -36,7 +36,12 @@ class ChainlitSink:
 
     def __init__(self, message: cl.Message | None = None) -> None:
         #: The answer's message; pass an existing one to carry on streaming into it (Continue).
-        self.message = message or cl.Message(content="")
+        if message is None:
+            message = cl.Message(content="")
+            # At the top of the thread, not under the question's run: Chainlit re-renders a message
+            # whenever anything under it changes, and the question would be re-rendered on every token.
+            message.parent_id = None
+        self.message = message
         # The message holds Markdown: what the model wrote is escaped so Chainlit shows every character.
         self._markdown = StreamEscaper(self.message.content)
         self.message.content = self._markdown.sent
