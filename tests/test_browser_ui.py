@@ -215,3 +215,24 @@ async def test_the_stream_page_shows_why_the_api_refused(page: Any, app: Any) ->
     await page.screenshot(path=str(ARTIFACTS / "ui-stream-refused.png"))
     text = await stats.inner_text()
     assert text.startswith("refused (400)") and "nope" in text, text
+
+
+async def test_after_continue_the_continuation_stays_in_view(page: Any) -> None:
+    await page.set_viewport_size({"width": 1100, "height": 560})
+    await choose_failure(page, "Once at token N", "12", "4")
+    text = "\n\n".join(f"Line {i} of a long answer." for i in range(30))
+    before = len(await messages(page))
+    await send(page, text)
+    button = page.get_by_role("button", name="Continue")
+    await button.wait_for(timeout=WAIT_MS)
+    await page.wait_for_timeout(700)  # the page has scrolled to the end of what is there
+    answer = next(m for m in (await messages(page))[before:] if m["type"] == "assistant_message")
+    await button.dispatch_event("click")  # as a person clicks: no scrolling first, unlike Playwright's click()
+    last = page.locator(f"#{answer['id']}").get_by_text("Line 29 of a long answer.")
+    await last.wait_for(timeout=WAIT_MS)
+    await page.wait_for_timeout(1500)  # the answer's end and its notes arrive, the page settles
+    await page.screenshot(path=str(ARTIFACTS / "ui-continued-in-view.png"))
+    box = await last.bounding_box()
+    composer = await page.locator("#chat-input").bounding_box()
+    assert box is not None and composer is not None
+    assert 0 <= box["y"] and box["y"] + box["height"] <= composer["y"], (box, composer)
