@@ -39,7 +39,9 @@ class ChainlitSink:
         if message is None:
             message = cl.Message(content="")
             # At the top of the thread, not under the question's run: Chainlit re-renders a message
-            # whenever anything under it changes, and the question would be re-rendered on every token.
+            # whenever anything under it changes, and the question would be re-rendered on every token
+            # (a pasted document, each time).  The cost: while it streams, Chainlit shows its "working"
+            # dot under the question, as the run has no message of its own.
             message.parent_id = None
         self.message = message
         # The message holds Markdown: what the model wrote is escaped so Chainlit shows every character.
