@@ -1,4 +1,4 @@
-"""The answer in Chainlit: escaped for display only, at the top of the thread, its notes under it."""
+"""The answer in Chainlit: escaped for display only, its notes under it."""
 
 from __future__ import annotations
 
@@ -21,12 +21,10 @@ async def test_the_screen_gets_escaped_text_and_the_history_keeps_the_raw_text(u
     assert [m.content for m in app._session().history] == ["Status:ok, see `a:b`"] * 2
 
 
-async def test_the_answer_sits_at_the_top_of_the_thread_and_its_notes_under_it(ui: SocketRecorder) -> None:
+async def test_the_answers_notes_are_steps_under_it(ui: SocketRecorder) -> None:
     app._session().update(echo_rate=0)
     await app.message(cl.Message(content="hello there"))
     start = ui.named("stream_start")[0]
-    # Not under the question's run: Chainlit would re-render the question on every token.
-    assert start["parentId"] is None
     notes = {m["name"] for m in ui.messages() if m.get("parentId") == start["id"]}
     assert notes == {"Stats"}
     assert not [m for m in ui.messages() if m.get("type") == "assistant_message" and m["name"] == "stats"]

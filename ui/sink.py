@@ -35,15 +35,10 @@ class ChainlitSink:
     """
 
     def __init__(self, message: cl.Message | None = None) -> None:
+        # Under the question's run, where Chainlit puts it: its copy icon needs that.  (At the top of the
+        # thread the question would not be re-rendered with every update, but the copy icon goes.)
         #: The answer's message; pass an existing one to carry on streaming into it (Continue).
-        if message is None:
-            message = cl.Message(content="")
-            # At the top of the thread, not under the question's run: Chainlit re-renders a message
-            # whenever anything under it changes, and the question would be re-rendered on every token
-            # (a pasted document, each time).  The cost: while it streams, Chainlit shows its "working"
-            # dot under the question, as the run has no message of its own.
-            message.parent_id = None
-        self.message = message
+        self.message = message or cl.Message(content="")
         # The message holds Markdown: what the model wrote is escaped so Chainlit shows every character.
         self._markdown = StreamEscaper(self.message.content)
         self.message.content = self._markdown.sent
