@@ -28,3 +28,14 @@ async def test_the_answers_notes_are_steps_under_it(ui: SocketRecorder) -> None:
     notes = {m["name"] for m in ui.messages() if m.get("parentId") == start["id"]}
     assert notes == {"Stats"}
     assert not [m for m in ui.messages() if m.get("type") == "assistant_message" and m["name"] == "stats"]
+
+
+async def test_redacted_text_is_escaped_on_screen_and_raw_in_the_history(ui: SocketRecorder) -> None:
+    app._session().update(echo_rate=0, buffer="token", guards="pii=redact")
+    question = cl.Message(content="Status:ok, write to jane.doe@example.com today, mode:fast")
+    await app.message(question)
+    start = ui.named("stream_start")[0]
+    final = [m for m in ui.messages() if m["id"] == start["id"]][-1]["output"]
+    assert final == r"Status\:ok, write to <EMAIL_ADDRESS> today, mode\:fast"
+    assert app._session().history[-1].content == "Status:ok, write to <EMAIL_ADDRESS> today, mode:fast"
+    assert question.content == final  # the user's bubble shows what the model received, escaped alike
