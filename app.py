@@ -9,7 +9,8 @@ from agents.errors import ChatError
 from chat.session import ChatSession
 from ui import panel, resume
 from ui.actions import CONTINUE
-from ui.sink import ChainlitSink, show_error
+from ui.apply import apply
+from ui.sink import ChainlitSink, show_error, show_notice
 from ui.startup import greeting, preload
 from web import mount
 
@@ -34,11 +35,13 @@ async def start() -> None:
 @cl.on_settings_update
 async def settings_update(values: dict) -> None:
     session = _session()
-    try:
-        session.update(**panel.changes(values))
-    except ChatError as err:
-        await show_error(err)
+    outcome = apply(session, values)  # each valid field applies; the bad ones are refused by name
+    if outcome.refused:
+        await show_error(outcome.summary())
+    if outcome.refused or "buffer" in outcome.applied:
         await cl.ChatSettings(panel.widgets(session.settings)).send()  # show what is really in force
+    if outcome.provider:
+        await show_notice(f"Now answering with: {outcome.provider}")
 
 
 @cl.on_message
@@ -49,7 +52,7 @@ async def message(msg: cl.Message) -> None:
     except ChatError as err:
         await show_error(err)
         return
-    await ChainlitSink().play(turn)
+    await ChainlitSink().play(turn, asked=msg)
 
 
 @cl.action_callback(CONTINUE)

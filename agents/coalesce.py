@@ -34,6 +34,17 @@ from agents.buffering import BufferSpec, Strategy, parse
 from agents.events import Done, Event, Failed, Replace, TextDelta
 
 EventStream = AsyncGenerator[Event, None]  # as chat.pipeline, which imports this module
+#: A chat UI such as Chainlit re-renders a message's whole Markdown on every update, so an update
+#: costs in proportion to the text already shown, and a fixed rate of updates costs the page the
+#: square of the answer's length.  So the time bound grows with the text shown: up to
+#: ``STEEP_FROM`` characters, at most ``RENDER_CHARS_PER_S`` characters re-rendered per second
+#: (short answers keep the spec's own interval: ~22 updates/s up to 4,500 characters, 10/s at
+#: 10,000); past it the bound grows with the square of the length, so a long answer's updates
+#: cost a bounded share of the page's time however long it gets...
+RENDER_CHARS_PER_S = 100_000
+STEEP_FROM = 20_000
+#: ...but an update still comes at least this often (seconds) while text streams in.
+MAX_BOUND_S = 2.0
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -102,7 +113,7 @@ class _Held:
     def __init__(self, spec: BufferSpec) -> None:
         self.strategy: Strategy = spec.new()
         self.leading = spec.leading
-        self.bound = math.inf if spec.time_ms is None else spec.time_ms / 1000
+        self.base_bound = math.inf if spec.time_ms is None else spec.time_ms / 1000
         self.fed = 0  # characters fed to the strategy (or released past it)
         self.released = 0  # characters the strategy has given back
         self.arrivals: deque[tuple[int, float]] = deque()  # (fed after this token, its arrival time)
@@ -110,6 +121,16 @@ class _Held:
         self.visible = 0  # length of the visible text, for TextDelta.offset
         self.chunks = 0
         self.last_emit = -math.inf
+
+    @property
+    def bound(self) -> float:
+        """The time bound now: the spec's, stretched as the visible text grows (``RENDER_CHARS_PER_S``)."""
+        base = self.base_bound
+        shown = self.visible
+        if base == math.inf or shown <= base * RENDER_CHARS_PER_S:
+            return base
+        stretched = shown / RENDER_CHARS_PER_S * max(1.0, shown / STEEP_FROM)
+        return max(base, min(stretched, MAX_BOUND_S))
 
     def text(self, text: str, at: float) -> None:
         """Feed one upstream delta that arrived at ``at``."""

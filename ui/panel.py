@@ -13,9 +13,20 @@ from chat.settings import Settings, coerce
 from ui import fault_panel, guard_panel
 
 UNAVAILABLE = "unavailable"
+CUSTOM = "custom"
+#: The buffering choices offered in a select (label -> spec); any other spec is typed in the box below it.
+BUFFER_CHOICES = {
+    f"Smooth: first token at once, then at most ~22 updates/s ({buffering.DEFAULT_SPEC})": buffering.DEFAULT_SPEC,
+    "Every token as it comes (token)": "token",
+    "Whole words (words:1)": "words:1",
+    "Whole lines (line)": "line",
+    "Whole sentences (sentence)": "sentence",
+    "Whole sentences, none held over 80 ms (sentence+time:80)": "sentence+time:80",
+    "Custom: the spec typed below": CUSTOM,
+}
 #: The ``Settings`` fields this panel edits.
 FIELDS = ("provider", "model", "temperature", "max_tokens", "seed", "system_prompt", "echo_rate", "buffer",
-          *guard_panel.field_ids(), *fault_panel.field_ids())
+          "buffer_choice", *guard_panel.field_ids(), *fault_panel.field_ids())
 
 
 def provider_items() -> dict[str, str]:
@@ -49,17 +60,37 @@ def widgets(settings: Settings) -> list[InputWidget]:
             id="echo_rate", label="Echo speed, tokens/s (0 = unlimited)",
             initial=settings.echo_rate, min=0, max=500, step=5,
         ),
+        Select(
+            id="buffer_choice", label="Buffering: how tokens are grouped into updates", items=BUFFER_CHOICES,
+            initial_value=settings.buffer if settings.buffer in BUFFER_CHOICES.values() else CUSTOM,
+        ),
         TextInput(
-            id="buffer", label=f"Buffering: {buffering.choices()}", initial=settings.buffer,
+            id="buffer", label=f"Buffering spec (custom): {buffering.choices()}", initial=settings.buffer,
             placeholder=buffering.DEFAULT_SPEC,
-            description="e.g. sentence shows whole sentences; +time:80 caps the wait",
+            description="what is in force; type another spec to use it, e.g. words:3+time:80",
         ),
         *guard_panel.widgets(settings),
         *fault_panel.widgets(settings),
     ]
 
 
+def fold_buffer(values: Mapping[str, Any], current: str | None = None) -> dict[str, Any]:
+    """The buffering select and spec box folded into one ``buffer`` value.
+
+    A spec typed in the box (one that differs from ``current``, the spec in
+    force) wins; otherwise a chosen preset does; "Custom" takes the box.
+    """
+    out = {k: v for k, v in values.items() if k != "buffer_choice"}
+    choice = values.get("buffer_choice")
+    if not choice or choice == CUSTOM:
+        return out  # the box holds the spec
+    typed = str(values.get("buffer") or "").strip()
+    if "buffer" not in values or (current is not None and typed in {"", current.strip()}):
+        out["buffer"] = choice
+    return out
+
+
 def changes(values: Mapping[str, Any]) -> dict[str, Any]:
     """Typed ``Settings`` changes from the panel's values; raises ``InvalidSetting``."""
     picked = {k: v for k, v in values.items() if k in FIELDS}
-    return coerce(fault_panel.to_settings(guard_panel.to_settings(picked)))
+    return coerce(fault_panel.to_settings(guard_panel.to_settings(fold_buffer(picked))))

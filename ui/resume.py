@@ -22,7 +22,9 @@ async def continue_answer(session: ChatSession, action: cl.Action) -> None:
     await action.remove()
     message = cl.Message(content=turn.continue_from, id=action.forId) if action.forId else None
     # Actions run in an HTTP request, not as the session's task: register ours so Stop reaches it.
-    task = asyncio.create_task(ChainlitSink(message).play(turn))
+    sink = ChainlitSink(message)
+    await sink.notes.carry_on()  # its old error and give-up notice no longer hold
+    task = asyncio.create_task(sink.play(turn))
     context.session.current_task = task
     await context.emitter.task_start()
     try:

@@ -3,58 +3,86 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import chainlit as cl
 
 from agents.errors import ChatError
 from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta
-from ui import verdicts
+from ui import notes, question
 from ui.actions import continue_action
+from ui.markdown import StreamEscaper, escape
 
 if TYPE_CHECKING:
     from chat.session import Turn
 
-STATS_AUTHOR = "stats"
-
 
 async def show_error(error: ChatError | str) -> None:
     """One clear line, never a stack trace."""
-    await cl.ErrorMessage(content=str(error), author="Error").send()
+    await cl.ErrorMessage(content=escape(str(error)), author="Error").send()
+
+
+async def show_notice(text: str) -> None:
+    """One short confirmation line (a settings change took effect)."""
+    await cl.Message(content=escape(text), author="Settings").send()
 
 
 class ChainlitSink:
-    """Streams an answer into one message; the partial text stays on any ending."""
+    """Streams an answer into one message; the partial text stays on any ending.
+
+    Notices, the error, guardrail verdicts and the stats go to Steps under the
+    message (``ui.notes``): one answer, one bubble.
+    """
 
     def __init__(self, message: cl.Message | None = None) -> None:
+        # Under the question's run, where Chainlit puts it: its copy icon needs that.  (At the top of the
+        # thread the question would not be re-rendered with every update, but the copy icon goes.)
         #: The answer's message; pass an existing one to carry on streaming into it (Continue).
         self.message = message or cl.Message(content="")
+        # The message holds Markdown: what the model wrote is escaped so Chainlit shows every character.
+        self._markdown = StreamEscaper(self.message.content)
+        self.message.content = self._markdown.sent
         self._finished = False
-        self._verdicts: list[dict[str, Any]] = []  # guardrail verdicts, shown as a Step under the message
+        self.notes = notes.for_message(self.message.id)
+        self._sent = message is not None  # a message handed in is on screen already
 
     async def handle(self, event: Event) -> None:
         """Render one event."""
         match event:
             case TextDelta(text=text):
-                await self.message.stream_token(text)
+                shown, replace = self._markdown.feed(text)
+                await self.message.stream_token(shown, is_sequence=replace)
             case Replace(text=text):
-                await self.message.stream_token(text, is_sequence=True)
+                self._markdown = StreamEscaper(text)
+                await self.message.stream_token(self._markdown.sent, is_sequence=True)
             case Notice(kind=NoticeKind.GUARDRAIL, data=data):
-                self._verdicts.append(dict(data))
+                self.notes.verdict(data)
             case Notice(message=message):
-                await cl.Message(content=f"_{message}_", author="notice").send()
+                await self._ensure_shown()  # the notes hang under the message: it must exist first
+                await self.notes.notice(message)
             case Done(stats=stats):
-                await self._finish(event.shown(), stats)
+                await self._finish(event.shown(), stats)  # the answer, then the block line if blocked
             case Failed(error=error, text=text, stats=stats):
                 if stats.outcome == "interrupted":  # gave up resuming: offer to carry on from here
                     self.message.actions = [continue_action()]
-                await self._finish(text, stats)
-                await show_error(error)
+                await self._finish(text, stats, error)
 
-    async def play(self, turn: Turn) -> None:
-        """Stream ``turn`` into the message; on Stop the stream is closed and the partial answer stays."""
+    async def play(self, turn: Turn, asked: cl.Message | None = None) -> None:
+        """Stream ``turn`` into the message; on Stop the stream is closed and the partial answer stays.
+
+        ``asked``, the user's message, is updated to show what the model received (``ui.question``).
+        """
+        pending = asked
+
+        async def handle(event: Event) -> None:
+            nonlocal pending
+            if pending is not None and not isinstance(event, Notice):  # the input was screened by now
+                await question.show_as_received(pending, turn.user_text, event)
+                pending = None
+            await self.handle(event)
+
         try:
-            await turn.run(self.handle)
+            await turn.run(handle)
         except asyncio.CancelledError:
             await self.cancelled(turn.text, turn.stats)
             raise
@@ -63,14 +91,21 @@ class ChainlitSink:
         """Stop was pressed: keep what was shown and say so."""
         await self._finish(text, stats)
 
-    async def _finish(self, text: str, stats: Stats | None) -> None:
+    async def _ensure_shown(self) -> None:
+        if not self.message.streaming and not self._sent:
+            self._sent = True
+            await self.message.send()
+
+    async def _finish(self, text: str, stats: Stats | None, error: ChatError | None = None) -> None:
         if self._finished:
             return
         self._finished = True
-        if text or self.message.streaming:
-            self.message.content = text
+        if text or self.message.streaming or self._sent:
+            self.message.content = self._markdown.finish() if text == self._markdown.raw else escape(text)
             await self.message.send()
-        if self._verdicts:
-            await verdicts.show(self.message, self._verdicts)
-        if stats is not None:
-            await cl.Message(content=f"`{stats.summary()}`", author=STATS_AUTHOR).send()
+            self._sent = True
+        elif error is not None or stats is not None:
+            await self._ensure_shown()  # nothing was said, but the notes need their answer (an empty bubble)
+        if error is not None:
+            await self.notes.error(error)
+        await self.notes.finish(stats)

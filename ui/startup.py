@@ -8,6 +8,7 @@ import logging
 from agents.errors import ChatError
 from agents.providers import registry
 from chat.session import ChatSession
+from ui.markdown import escape
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task[None]] = set()
@@ -19,9 +20,9 @@ def greeting(session: ChatSession) -> str:
     try:
         model = session.provider().model
     except ChatError as err:
-        return f"Hi! The {s.provider} provider is not ready: {err}"
+        return escape(f"Hi! The {s.provider} provider is not ready: {err}")
     label = registry.get(s.provider).label
-    return (
+    return escape(
         f"Hi! Answers come from **{label}**, model `{model}`, streamed token by token. "
         "Change provider, model and sampling in the settings panel; press Stop to halt an answer."
     )

@@ -1,11 +1,11 @@
-"""The Step that lists a message's guardrail verdicts: rule, action, where, and check time."""
+"""The table of a message's guardrail verdicts (rule, action, where, check time), shown in a Step by ``ui.notes``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import chainlit as cl
+from ui.markdown import escape
 
 STEP_NAME = "Guardrails"
 
@@ -16,14 +16,7 @@ def table(verdicts: Sequence[Mapping[str, Any]]) -> str:
     for v in verdicts:
         count = int(v.get("count", 1) or 1)
         action = f"{v.get('action', '')}" + (f" ×{count}" if count > 1 else "")
-        reason = str(v.get("reason", "")).replace("|", "\\|")
+        reason = escape(str(v.get("reason", "")).replace("|", "\\|"))
         ms = float(v.get("ms", 0) or 0)
         lines.append(f"| {v.get('rule', '')} | {action} | {v.get('where', '')} | {ms:.1f} ms | {reason} |")
     return "\n".join(lines)
-
-
-async def show(message: cl.Message, verdicts: Sequence[Mapping[str, Any]]) -> None:
-    """Attach a collapsed Step under ``message`` listing ``verdicts``."""
-    step = cl.Step(name=STEP_NAME, type="tool", parent_id=message.id, show_input=False)
-    step.output = table(verdicts)  # no `language`: Chainlit renders plain output as Markdown (a table)
-    await step.send()

@@ -125,10 +125,10 @@ async def wait_for_message(page: Any, after: int, *, author: str | None = None, 
 
 
 async def wait_for_answer(page: Any, after: int) -> dict[str, str]:
-    """The answer to the message just sent, once its stats line says it is done."""
-    await wait_for_message(page, after, author="stats")
+    """The answer to the message just sent, once its Stats step says it is done."""
+    await wait_for_message(page, after, author="Stats")
     shown = await messages(page)
-    return next(m for m in shown[after:] if m["type"] == "assistant_message" and m["author"] not in {"stats", "notice"})
+    return next(m for m in shown[after:] if m["type"] == "assistant_message")
 
 
 async def open_settings(page: Any) -> None:
@@ -267,9 +267,11 @@ async def test_simulated_failure_shows_the_resume_notice_then_the_full_answer(pa
     assert answer["text"] == text
     log = await history(page)
     shown = await messages(page)
-    notices = [m for m in shown[before:] if m["author"] == "notice"]
-    assert any("resuming" in m["text"] for m in notices) and any("resumed" in m["text"] for m in notices), notices
-    first_notice = next(i for i, (step, _) in enumerate(log) if step == notices[0]["id"])
+    # One notice line under the answer, updated in place: "resuming", then "resumed".
+    notice = next(m for m in shown[before:] if m["author"] == "Resume")
+    lines = [t for step, t in log if step == notice["id"]]
+    assert any("resuming" in t for t in lines) and "resumed" in lines[-1], lines
+    first_notice = next(i for i, (step, _) in enumerate(log) if step == notice["id"])
     before_notice = [t for step, t in log[:first_notice] if step == answer["id"]]
     after_notice = [t for step, t in log[first_notice:] if step == answer["id"]]
     # The partial answer was on screen when the notice came, and it then grew to the full answer.

@@ -1,0 +1,72 @@
+"""Applying a settings-panel change field by field, and saying what was applied and what was refused.
+
+Refusing a whole change for one bad value silently dropped the valid parts;
+here each field is checked on its own, the valid ones are applied, and one
+line names both lists.  A model typed for a provider that has no choice of
+model (the embedded one runs its GGUF file) is refused rather than ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.errors import ChatError, InvalidSetting
+from agents.providers import registry
+from chat.session import ChatSession
+from chat.settings import coerce
+from ui import fault_panel, guard_panel, panel
+
+#: Providers whose model is fixed by configuration, not chosen per chat.
+FIXED_MODEL = {"local": "the embedded model runs the GGUF file in LOCAL_MODEL_PATH"}
+
+
+@dataclass
+class Outcome:
+    """What one panel change did."""
+
+    applied: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    #: The provider's short label ("Echo") when the change switched provider, else ``None``.
+    provider: str | None = None
+
+    def summary(self) -> str:
+        """One line: what was refused and what was applied (empty when nothing was refused)."""
+        if not self.refused:
+            return ""
+        applied = ", ".join(self.applied) if self.applied else "nothing"
+        return f"Refused: {' '.join(self.refused)} Applied: {applied}."
+
+
+def apply(session: ChatSession, values: Mapping[str, Any]) -> Outcome:
+    """Apply every valid field of the panel's ``values`` to ``session``; see ``Outcome``."""
+    out = Outcome()
+    picked = {k: v for k, v in values.items() if k in panel.FIELDS}
+    folded = guard_panel.to_settings(panel.fold_buffer(picked, session.settings.buffer))
+    try:
+        folded = fault_panel.to_settings(folded)
+    except InvalidSetting as err:
+        out.refused.append(str(err))
+        folded = {k: v for k, v in folded.items() if not k.startswith("fault")}  # the failure widgets go as one
+    old_provider = session.settings.provider
+    # The provider first: whether a model may be chosen depends on it.
+    for name in sorted(folded, key=lambda n: n != "provider"):
+        try:
+            value = coerce({name: folded[name]})[name]
+            before = session.settings
+            session.update(**{name: value})
+        except ChatError as err:
+            out.refused.append(str(err))
+            continue
+        if session.settings != before:
+            out.applied.append(name)
+    provider = session.settings.provider
+    if provider in FIXED_MODEL and session.settings.model:
+        out.refused.append(f"Model {session.settings.model!r}: {FIXED_MODEL[provider]}.")
+        if "model" in out.applied:
+            out.applied.remove("model")
+        session.update(model=None)
+    if provider != old_provider:
+        out.provider = registry.get(provider).label.split(" (")[0]
+    return out

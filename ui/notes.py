@@ -1,0 +1,80 @@
+"""What belongs to an answer besides its text: resume notices, the error, guardrail verdicts, the stats.
+
+Each is a Chainlit Step under the answer's message (``parent_id``), kept per
+answer and updated in place, never a message of its own: one answer is one
+bubble, the copy icon under it copies the answer, and an answer carried on
+with Continue grows where it is, its notes below it.  Continue finds the
+notes of the answer it carries on through ``for_message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import chainlit as cl
+
+from agents.events import Stats
+from ui import verdicts as verdict_table
+from ui.markdown import escape
+
+RESUME = "Resume"
+ERROR = "Error"
+STATS = "Stats"
+_KEY = "answer-notes"
+
+
+class AnswerNotes:
+    """The Steps under one answer: one per kind, created on first use, then updated in place."""
+
+    def __init__(self, message_id: str) -> None:
+        self.message_id = message_id
+        self._steps: dict[str, cl.Step] = {}
+        self._verdicts: list[dict[str, Any]] = []
+
+    async def notice(self, text: str) -> None:
+        """A retry, resume or give-up line: one open Step whose line is updated in place (the latest holds)."""
+        await self._show(RESUME, f"_{escape(text)}_", default_open=True)
+
+    def verdict(self, data: Mapping[str, Any]) -> None:
+        """Keep a guardrail verdict; ``finish`` shows them all as one table."""
+        self._verdicts.append(dict(data))
+
+    async def error(self, error: object) -> None:
+        """The error that ended the answer, one line, marked as an error."""
+        await self._show(ERROR, escape(str(error)), default_open=True, is_error=True)
+
+    async def carry_on(self) -> None:
+        """The answer carries on (Continue): its error and give-up notice no longer hold."""
+        for name in (ERROR, RESUME):
+            if (step := self._steps.pop(name, None)) is not None:
+                await step.remove()
+
+    async def finish(self, stats: Stats | None) -> None:
+        """Show the verdicts and the stats of the answer's end."""
+        if self._verdicts:
+            await self._show(verdict_table.STEP_NAME, verdict_table.table(self._verdicts))
+        if stats is not None:
+            await self._show(STATS, f"`{stats.summary()}`", default_open=True)
+
+    async def _show(self, name: str, output: str, *, default_open: bool = False, is_error: bool = False) -> None:
+        step = self._steps.get(name)
+        if step is None:
+            step = cl.Step(name=name, type="tool", parent_id=self.message_id, show_input=False,
+                           default_open=default_open)  # fmt: skip
+            step.is_error = is_error
+            step.output = output
+            self._steps[name] = step
+            await step.send()
+            return
+        step.output = output
+        await step.update()
+
+
+def for_message(message_id: str) -> AnswerNotes:
+    """The notes of the answer ``message_id``; only the latest answer's are kept (only it can be continued)."""
+    notes: AnswerNotes | None = cl.user_session.get(_KEY)
+    if notes is None or notes.message_id != message_id:
+        notes = AnswerNotes(message_id)
+        cl.user_session.set(_KEY, notes)
+    return notes
