@@ -89,9 +89,11 @@ _SPELLED_EMAIL = re.compile(
     re.IGNORECASE,
 )
 _SPELLED_WORD = re.compile(r"\s(?:dot|at)\s|[\[({]\s*(?:\.|dot|@|at)\s*[\])}]", re.IGNORECASE)
-# In a stream: the tail may be a spelled-out e-mail or a lower-case/dotted IBAN still being written.
+# In a stream: the tail may be a spelled-out e-mail still being written ("john dot doe at exa"), including a
+# word that the next one may turn into one ("john ", "john d"), or a lower-case/dotted IBAN.
 _TAIL_SPELLED = re.compile(
-    r"(?:[a-z0-9_%+\-]+(?:\s*[.@]\s*|\s+(?:dot|at)\s+))+[a-z0-9_%+\-]*$", re.IGNORECASE
+    r"(?:[a-z0-9_%+\-]+(?:\s*[.@]\s*|\s+(?:dot|at)\s+))*(?:[a-z0-9_%+\-]+(?:\s+(?:d|do|dot|a|at)?)?)?$",
+    re.IGNORECASE,
 )
 _TAIL_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .\-]?[A-Za-z0-9]{1,4})*[ .\-]?$")
 
@@ -219,7 +221,16 @@ def _build_analyzer() -> Any:
             return False
 
     class ContextSsnRecognizer(UsSsnRecognizer):
-        """Presidio's SSN recognizer; a bare 9-digit SSN counts after "ssn" or "social security"."""
+        """Presidio's SSN recognizer; a bare 9-digit SSN counts after "ssn" or "social security".
+
+        Presidio drops the published sample SSNs (078-05-1120, 123-45-6789); in a chat they are still
+        written as SSNs, and left alone they were taken for phone numbers.
+        """
+
+        def invalidate_result(self, pattern_text: str) -> bool:
+            if "".join(c for c in pattern_text if c.isdigit()) in ("123456789", "987654320", "078051120"):
+                return len({c for c in pattern_text if not c.isdigit()}) > 1
+            return bool(super().invalidate_result(pattern_text))
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> list:
             results = super().analyze(text, entities, nlp_artifacts, regex_flags)
@@ -303,6 +314,8 @@ def _implausible(text: str, start: int, end: int, kind: str) -> bool:
         value, before = text[start:end], text[max(0, start - 40) : start]
         if before[-1:].isalnum() or before[-1:] in {"-", "#", "/", "_"}:
             return True  # the tail of an identifier such as ORD-2024-000123
+        if re.fullmatch(r"\d{3}-\d{2}-\d{4}", value):
+            return True  # shaped as an SSN, never a phone number
         said = bool(_PHONE_CONTEXT.search(before))
         digits = sum(c.isdigit() for c in value)
         if value.isdigit() or (digits < 9 and not value.startswith("+")):
@@ -360,7 +373,7 @@ class PiiGuardrail:
         held = trailing_hold(text, self.max_match, lambda word: _PIIISH.fullmatch(word) is not None)
         tail = text[-self.max_match :]
         for pattern in (_TAIL_SPELLED, _TAIL_IBAN):
-            if (m := pattern.search(tail)) is not None and re.search(r"\s", m.group().strip()):
+            if (m := pattern.search(tail)) is not None:
                 held = max(held, len(tail) - m.start())
         return held
 
