@@ -95,6 +95,7 @@ _TAIL_SPELLED = re.compile(
     r"(?:[a-z0-9_%+\-]+(?:\s*[.@]\s*|\s+(?:dot|at)\s+))*(?:[a-z0-9_%+\-]+(?:\s+(?:d|do|dot|a|at)?)?)?$",
     re.IGNORECASE,
 )
+_LENIENT_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .\-]?[A-Za-z0-9]{1,4}){3,9}(?![A-Za-z0-9])")
 _TAIL_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .\-]?[A-Za-z0-9]{1,4})*[ .\-]?$")
 
 
@@ -190,13 +191,13 @@ def _build_analyzer() -> Any:
         """IBANs in lower case or with dotted groups, checked by Presidio's own IBAN checksum and formats."""
 
         def __init__(self) -> None:
-            pattern = r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .\-]?[A-Za-z0-9]{1,4}){3,9}(?![A-Za-z0-9])"
+            pattern = _LENIENT_IBAN.pattern
             super().__init__("IBAN_CODE", patterns=[Pattern("IBAN (lenient)", pattern, 0.5)], name="LenientIban")
             self._stock = IbanRecognizer()
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> list:
             found = []
-            for m in re.finditer(self.patterns[0].regex, text):
+            for m in _LENIENT_IBAN.finditer(text):
                 groups = re.split(r"[ .\-]", m.group())
                 # An IBAN followed by an ordinary word ("... 00 today"): try shorter runs of groups.
                 for n in range(len(groups), 0, -1):
