@@ -44,7 +44,8 @@ SCORE_THRESHOLD = 0.3
 #: Longest PII text we promise to catch whole in a stream (an e-mail may be longer; it is then caught in part).
 MAX_MATCH = 128
 #: When two findings overlap, the more specific type wins (an SSN is not a phone number, a card is not one either).
-PRIORITY = {"EMAIL_ADDRESS": 0, "CREDIT_CARD": 1, "IBAN_CODE": 2, "US_SSN": 3, "IP_ADDRESS": 4, "PHONE_NUMBER": 5}
+#: An IBAN (checksum and country format) holds digit groups that can pass as a card number, so it ranks first.
+PRIORITY = {"EMAIL_ADDRESS": 0, "IBAN_CODE": 1, "CREDIT_CARD": 2, "US_SSN": 3, "IP_ADDRESS": 4, "PHONE_NUMBER": 5}
 #: Entity type given to e-mails written out to dodge filters; reported as EMAIL_ADDRESS.
 OBFUSCATED = "EMAIL_ADDRESS_OBFUSCATED"
 
@@ -53,16 +54,16 @@ _LOCK = threading.Lock()
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d(?:[ \t().\-/]{0,3}\d){6,}\)?")
 # Every entity we detect has a digit, an '@' or a spelled-out "dot"; text with none needs no analysis.
 _MAYBE_PII = re.compile(r"[0-9@\uff10-\uff19\uff20]|[\[({]\s*(?:at|dot)|\bdot\b", re.IGNORECASE)
-# A token that may be part of a PII value: has a digit or '@', is an IBAN-like upper-case group, or is a
-# separator between digit groups.
-_PIIISH = re.compile(r".*[0-9@].*|[A-Z0-9]{1,4}|[-–.()/+:]+", re.DOTALL)
+# A token that may be part of a PII value: has a digit or '@', is an IBAN-like upper-case group, is a
+# separator between digit groups, or introduces a phone extension.
+_PIIISH = re.compile(r".*[\d@\uff20].*|[A-Z0-9]{1,4}|[-–.()/+:]+|(?i:x|ext\.?|extension)", re.DOTALL)
 # Dates, times and versions: never phone numbers, whatever python-phonenumbers thinks of their digits.
 _NOT_PHONE = re.compile(
     r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?![-/.]?\d)(?:[T ]\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?)?"
     r"|\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?![-/.]?\d)(?:[T ]\d{1,2}(?::\d{2}){1,2})?"
     r"|\b\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?\b"
     r"|\b(?:v|version\s?|release\s?|build\s?|rev\s?)\d+(?:\.\d+)+"
-    r"|(?<![\d.])\d{1,2}\.\d{1,2}\.\d{1,5}(?:\.\d{1,5})?(?![\d.])",
+    r"|(?<![\d.])\d{1,2}\.\d{1,3}\.\d{1,5}(?![\d.])|(?<![\d.])\d{1,4}\.\d{1,4}\.\d{1,5}\.\d{1,5}(?![\d.])",
     re.IGNORECASE,
 )
 # A word that says the next number is a phone number.
@@ -70,6 +71,17 @@ _PHONE_CONTEXT = re.compile(
     r"\b(phone|call|called|calling|tel|telephone|mobile|cell|fax|whatsapp|sms|text|number|dial|ring|reach|"
     r"answering|contact|landline|hotline)\b(?:\W+\S+){0,3}?\W*$",
     re.IGNORECASE,
+)
+# A word that says the next number is an identifier, whatever its digits look like.
+_ID_CONTEXT = re.compile(
+    r"\b(ref|reference|order|invoice|booking|ticket|case|tracking|po|sku|serial|id|confirmation)\b"
+    r"(?:\W+(?:no|number|is|code|id|#))*\W*$",
+    re.IGNORECASE,
+)
+# Single words that say "at" is a preposition, not an e-mail's at sign ("look at example dot com").
+_NOT_LOCAL = frozenset(
+    "look looking looked me us you him her them it here there stay staying arrive arrived meet meeting be is are "
+    "was were go going went see find shop buy available online live located based visit check up out find".split()
 )
 _SSN_CONTEXT = re.compile(r"\b(ssn|ssns|social security(?: number| no\.?)?|ss#)\W*(?:\w+\W+){0,3}?$", re.IGNORECASE)
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension)\s?\d{1,6}\b", re.IGNORECASE)
@@ -291,12 +303,17 @@ def _priority(kind: str) -> int:
 def _spelled_emails(text: str) -> list[tuple[int, int, str]]:
     """E-mails spelled out with "dot" and "at" words, whose domain ends in a real public suffix."""
     found = []
-    for m in _SPELLED_EMAIL.finditer(text):
+    pos = 0
+    while (m := _SPELLED_EMAIL.search(text, pos)) is not None:
+        pos = m.start() + 1  # a rejected match may hide a real one ("write me at ellie dot brooks at ...")
         if not re.search(r"\s(?:dot|at)\s", m.group(), re.IGNORECASE):
             continue  # a plain address: the e-mail recognizer's job
+        if m.group(1).lower() in _NOT_LOCAL:
+            continue
         domain = re.sub(_DOTW, ".", m.group(2))
         if _offline_tld()(domain).fqdn:
             found.append((m.start(), m.end(), OBFUSCATED))
+            pos = m.end()
     return found
 
 
@@ -311,8 +328,12 @@ def _implausible(text: str, start: int, end: int, kind: str) -> bool:
             # 1.2.3.4.5 or 10.0.19045.1234.7 is a version or build number; 192.168.1.1.1 holds an address.
             return len(text[start:end].split(".")[0]) < 2
         return False
+    if kind == "EMAIL_ADDRESS":
+        return bool(re.match(r":[\w~/]", text[end : end + 2]))  # git@github.com:org/repo.git is an SSH remote
     if kind == "PHONE_NUMBER":
         value, before = text[start:end], text[max(0, start - 40) : start]
+        if _ID_CONTEXT.search(before) and not value.startswith("+"):
+            return True  # "booking ref 240517-1188", "reference number 20240115-7733-01"
         if before[-1:].isalnum() or before[-1:] in {"-", "#", "/", "_"}:
             return True  # the tail of an identifier such as ORD-2024-000123
         if re.fullmatch(r"\d{3}-\d{2}-\d{4}", value):

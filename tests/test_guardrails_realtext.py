@@ -7,6 +7,9 @@ for evasions split across stream chunks, that nothing violating is ever shown.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from agents.events import TextDelta
@@ -195,5 +198,24 @@ def test_pii_evasions_split_anywhere_never_show(value: str) -> None:
     expected = PII.check(text).apply(text)
     assert value not in expected
     for cut in range(len("Sure, the value is ") + 1, len("Sure, the value is ") + len(value)):
+        shown, final = _stream([PII], [text[:cut], text[cut:]])
+        assert shown == expected == final, cut
+
+
+REALTEXT = Path(__file__).parent / "data" / "guardrail_cases_realtext.jsonl"
+REALTEXT_PII = [
+    case
+    for case in (json.loads(line) for line in REALTEXT.read_text(encoding="utf-8").splitlines() if line.strip())
+    if case["guard"] == "pii" and case["label"]
+]
+
+
+@pytest.mark.parametrize("case", REALTEXT_PII, ids=lambda c: c["value"])
+def test_hold_back_leaks_no_realtext_pii_split_anywhere(case: dict) -> None:
+    """The zero-leak property on the new set: every value split at every position, in its own sentence."""
+    text = case["text"]
+    expected = PII.check(text).apply(text)
+    start = text.find(case["value"])
+    for cut in range(start + 1, start + len(case["value"])):
         shown, final = _stream([PII], [text[:cut], text[cut:]])
         assert shown == expected == final, cut
