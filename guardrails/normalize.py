@@ -90,6 +90,8 @@ def _fold_char(ch: str) -> str:
 
 def normalize(text: str) -> Normalized:
     """``text`` normalized for matching, with its index map."""
+    if text.isascii() and "&" not in text:  # the common case: only case to fold, indexes unchanged
+        return Normalized(text.lower(), tuple(range(len(text))), len(text))
     out: list[str] = []
     index: list[int] = []
     ends: list[int] = []

@@ -139,15 +139,26 @@ def _phrase_pattern(words: tuple[str, ...], gap: str) -> str:
     return r"(?<![^\W_])" + gap.join(re.escape(w) for w in words) + r"(?:e?s)?(?![^\W_])"
 
 
+def _alternation(patterns: list[str], firsts: set[str]) -> re.Pattern[str]:
+    # A first-character lookahead: without it every position tries every alternative.
+    return re.compile(f"(?=[{re.escape(''.join(sorted(firsts)))}])(?:{'|'.join(patterns)})")
+
+
 @lru_cache(maxsize=1)
 def _phrase_regex() -> re.Pattern[str]:
     """The list's phrases, matching across spaces and punctuation (``blow job``, ``blow-job``, ``2 girls, 1 cup``)."""
-    return re.compile("|".join(_phrase_pattern(p, r"[\W_]{1,3}") for p in phrases()))
+    return _alternation([_phrase_pattern(p, r"[\W_]{1,3}") for p in phrases()], {p[0][0] for p in phrases()})
 
 
 @lru_cache(maxsize=1)
 def _allowed_regex() -> re.Pattern[str]:
-    return re.compile("|".join(_phrase_pattern(tuple(p.split()), r"[\W_]{1,3}") for p in ALLOWED_PHRASES))
+    allowed = [tuple(p.split()) for p in ALLOWED_PHRASES]
+    return _alternation([_phrase_pattern(p, r"[\W_]{1,3}") for p in allowed], {p[0][0] for p in allowed})
+
+
+@lru_cache(maxsize=1)
+def _root_forms() -> frozenset[str]:
+    return frozenset(root + suffix for root in ROOTS for suffix in ("", *_SUFFIXES))
 
 
 @lru_cache(maxsize=1)
@@ -213,7 +224,7 @@ class ProfanityGuardrail:
         folded = fold_leet(norm.text)
         spans: list[tuple[int, int]] = []
         covered: list[tuple[int, int]] = []
-        allowed = [m.span() for m in _allowed_regex().finditer(norm.text)]
+        allowed: list[tuple[int, int]] | None = None  # found only when needed: most text has no finding
         for m in _phrase_regex().finditer(norm.text):
             spans.append(norm.raw_span(m.start(), m.end()))
             covered.append((m.start(), m.end()))
@@ -239,7 +250,9 @@ class ProfanityGuardrail:
             if profane and _TRUNCATED.match(norm.text, end) and not any(root in word for root in ROOTS):
                 profane = False  # "nig…", "injun&#8230;": the start of a longer word
             words.append((start, end, profane))
-            if profane and not any(a <= start and end <= b for a, b in allowed):
+            if profane and allowed is None:
+                allowed = [m.span() for m in _allowed_regex().finditer(norm.text)]
+            if profane and not any(a <= start and end <= b for a, b in allowed or ()):
                 spans.append(norm.raw_span(start, end))
         spans.extend(_split_words(norm, folded, words))
         return sorted(set(spans))
@@ -263,7 +276,7 @@ class ProfanityGuardrail:
         # One more word when it may be the first half of a split word (``fu`` + ``ck``).
         before = text[: len(text) - held]
         if (m := _LAST_WORD.search(before)) is not None and (held or before[-1:].isspace()):
-            head = normalize(m.group(1)).text
+            head = m.group(1).lower() if m.group(1).isascii() else normalize(m.group(1)).text
             if head.isalpha() and head in _split_heads() and len(text) - m.start(1) <= self.max_match:
                 held = len(text) - m.start(1)
         return held
@@ -285,7 +298,7 @@ def _split_words(norm: Normalized, folded: str, words: list[tuple[int, int, bool
         if bad_a or bad_b or not 2 <= b - a <= 4 or not 2 <= d - c <= 4 or not norm.text[b:c].isspace() or c - b > 2:
             continue
         joined = folded[a:b] + folded[c:d]
-        if joined in wordlist() or any(joined == root + suffix for root in ROOTS for suffix in ("", *_SUFFIXES)):
+        if joined in wordlist() or joined in _root_forms():
             found.append(norm.raw_span(a, d))
     return found
 
@@ -314,7 +327,8 @@ def _may_belong(word: str) -> bool:
     """A spelled-out letter, the short first half of a split word (``fu``), or a word a phrase may start with."""
     if sum(c.isalnum() or c in "@$!|#*" for c in word) <= 1:
         return True
-    return normalize(word).text.strip(".,;:!?\"'()") in phrase_starts()
+    key = word.lower() if word.isascii() else normalize(word).text
+    return key.strip(".,;:!?\"'()") in phrase_starts()
 
 
 @lru_cache(maxsize=1)
