@@ -106,13 +106,16 @@ _SPELLED_WORD = re.compile(r"\s(?:dot|at)\s|[\[({]\s*(?:\.|dot|@|at)\s*[\])}]", 
 # In a stream: the tail may be a spelled-out e-mail still being written ("john dot doe at exa"), including a
 # word that the next one may turn into one ("john ", "john d"), or a lower-case/dotted IBAN.
 _TAIL_SPELLED = re.compile(
-    r"(?:[a-z0-9_%+\-]+(?:\s*[.@]\s*|\s+(?:dot|at)\s+))*(?:[a-z0-9_%+\-]+(?:\s+(?:d|do|dot|a|at)?)?)?$",
+    r"(?<![a-z0-9_%+\-])(?:[a-z0-9_%+\-]+(?:\s*[.@]\s*|\s+(?:dot|at)\s+))*(?:[a-z0-9_%+\-]+(?:\s+(?:d|do|dot|a|at)?)?)?$",
     re.IGNORECASE,
 )
 # Cheap prechecks for the tail patterns.
 _SPELLED_SEP = re.compile(r"\s(?:dot|at)\s", re.IGNORECASE)
-_TAIL_GAP = re.compile(r"[a-z0-9_%+\-]+\s+(?:d|do|dot|a|at)?$", re.IGNORECASE)
+_TAIL_GAP = re.compile(r"(?<![a-z0-9_%+\-])[a-z0-9_%+\-]+\s+(?:d|do|dot|a|at)?$", re.IGNORECASE)
+_GAP_END = re.compile(r"\s(?:d|do|dot|a|at)$", re.IGNORECASE)
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}")
+#: An IBAN still being written starts at most this far back (34 characters and its separators).
+_IBAN_TAIL = 48
 _LENIENT_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .\-]?[A-Za-z0-9]{1,4}){3,9}(?![A-Za-z0-9])")
 _TAIL_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .\-]?[A-Za-z0-9]{1,4})*[ .\-]?$")
 
@@ -304,7 +307,9 @@ def _priority(kind: str) -> int:
 
 def _spelled_emails(text: str) -> list[tuple[int, int, str]]:
     """E-mails spelled out with "dot" and "at" words, whose domain ends in a real public suffix."""
-    found = []
+    found: list[tuple[int, int, str]] = []
+    if not _SPELLED_SEP.search(text):
+        return found  # no "dot" or "at" word: nothing is spelled out
     pos = 0
     while (m := _SPELLED_EMAIL.search(text, pos)) is not None:
         pos = m.start() + 1  # a rejected match may hide a real one ("write me at ellie dot brooks at ...")
@@ -406,13 +411,16 @@ class PiiGuardrail:
         """
         held = trailing_hold(text, self.max_match, lambda word: _PIIISH.fullmatch(word) is not None)
         tail = text[-self.max_match :]
-        # The full patterns only where they can match: they are the costliest part of a stream's hold.
-        spelled = _TAIL_SPELLED if _SPELLED_SEP.search(tail) else _TAIL_GAP
-        for pattern, end in ((spelled, tail if spelled is _TAIL_SPELLED else tail[-40:]), (_TAIL_IBAN, tail)):
-            if pattern is _TAIL_IBAN and not _IBAN_START.search(end):
-                continue
-            if (m := pattern.search(end)) is not None:
-                held = max(held, len(end) - m.start())
+        # Each tail pattern runs only where it can match: they would otherwise be most of a stream's hold cost.
+        if _SPELLED_SEP.search(tail):
+            if (m := _TAIL_SPELLED.search(tail)) is not None:
+                held = max(held, len(tail) - m.start())
+        elif tail[-1:].isspace() or _GAP_END.search(tail[-4:]):
+            if (m := _TAIL_GAP.search(tail[-40:])) is not None:
+                held = max(held, len(tail[-40:]) - m.start())
+        iban_tail = tail[-_IBAN_TAIL:]
+        if _IBAN_START.search(iban_tail) and (m := _TAIL_IBAN.search(iban_tail)) is not None:
+            held = max(held, len(iban_tail) - m.start())
         return held
 
 

@@ -274,11 +274,12 @@ class ProfanityGuardrail:
         and words that may start one of the list's phrases (``blow`` before ``job``)."""
         held = trailing_hold(text, self.max_match, _may_belong)
         # One more word when it may be the first half of a split word (``fu`` + ``ck``).
-        before = text[: len(text) - held]
+        # Nine characters are enough: the pattern is at most four letters and two spaces after a space.
+        before = text[max(0, len(text) - held - 9) : len(text) - held]
         if (m := _LAST_WORD.search(before)) is not None and (held or before[-1:].isspace()):
             head = m.group(1).lower() if m.group(1).isascii() else normalize(m.group(1)).text
-            if head.isalpha() and head in _split_heads() and len(text) - m.start(1) <= self.max_match:
-                held = len(text) - m.start(1)
+            if head.isalpha() and head in _split_heads() and held + len(before) - m.start(1) <= self.max_match:
+                held += len(before) - m.start(1)
         return held
 
 
