@@ -198,7 +198,7 @@ def _build_analyzer() -> Any:
 
         def __init__(self) -> None:
             sep = r"(?:[ .\-/_]{1,2})?"
-            pattern = rf"(?<![\w.\-])[2-6]\d{{3}}{sep}\d{{2,6}}(?:{sep}\d{{2,6}}){{1,4}}(?![\w]|[.\-]\d)"
+            pattern = rf"(?<![\w.\-+])[2-6]\d{{3}}{sep}\d{{2,6}}(?:{sep}\d{{2,6}}){{1,4}}(?![\w]|[.\-]\d)"
             super().__init__("CREDIT_CARD", patterns=[Pattern("Card (any issuer)", pattern, 0.3)], name="AnyCard")
 
         def validate_result(self, pattern_text: str) -> bool:

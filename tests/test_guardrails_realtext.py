@@ -102,6 +102,11 @@ def test_an_ssn_is_typed_as_an_ssn_not_a_phone(text: str) -> None:
     assert [s.replacement for s in PII.check(text).spans] == ["<US_SSN>"]
 
 
+def test_an_international_phone_is_not_a_card() -> None:
+    # 13 digits after a '+' that pass the Luhn check: a phone number, not a card.
+    assert [s.replacement for s in PII.check("call +4915123456787 now").spans] == ["<PHONE_NUMBER>"]
+
+
 def test_a_url_query_keeps_everything_but_the_email() -> None:
     url = "https://shop.example/track?id=7&email=ada@example.com&lang=en"
     assert PII.check(url).apply(url) == "https://shop.example/track?id=7&email=<EMAIL_ADDRESS>&lang=en"
