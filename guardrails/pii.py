@@ -82,8 +82,10 @@ _ID_CONTEXT = re.compile(
 )
 # Single words that say "at" is a preposition, not an e-mail's at sign ("look at example dot com").
 _NOT_LOCAL = frozenset(
-    "look looking looked me us you him her them it here there stay staying arrive arrived meet meeting be is are "
-    "was were go going went see find shop buy available online live located based visit check up out find".split()
+    "look looking looked me us you him her them it here there stay staying stayed arrive arrived meet meeting met "
+    "be is are was were go going went see find shop buy available online live living located based visit check up "
+    "out work works worked working sit sat stand stood aim aimed point pointed stare stared glance glanced laugh "
+    "laughed good great bad better best expert even once least most all not only just".split()
 )
 _SSN_CONTEXT = re.compile(r"\b(ssn|ssns|social security(?: number| no\.?)?|ss#)\W*(?:\w+\W+){0,3}?$", re.IGNORECASE)
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension)\s?\d{1,6}\b", re.IGNORECASE)
@@ -255,7 +257,7 @@ def _build_analyzer() -> Any:
         def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> list:
             results = super().analyze(text, entities, nlp_artifacts, regex_flags)
             for r in results:
-                if r.score < SCORE_THRESHOLD and _SSN_CONTEXT.search(text[max(0, r.start - 40) : r.start]):
+                if r.score < SCORE_THRESHOLD and _SSN_CONTEXT.search(text, max(0, r.start - 40), r.start):
                     r.score = 0.6
             return list(results)
 
@@ -330,14 +332,16 @@ def _mask(m: re.Match[str]) -> str:
 
 def _said(text: str, start: int) -> bool:
     """Does a phone word come at most a few words before ``text[start]``?"""
-    before = text[max(0, start - 40) : start]
-    return bool(_PHONE_WORD.search(before) and _PHONE_CONTEXT.search(before))
+    # Searching ``text`` between positions (not a slice) keeps word boundaries true: a window that starts
+    # inside "ExtendedContext" must not read "text" as a word.
+    lo = max(0, start - 40)
+    return bool(_PHONE_WORD.search(text, lo, start) and _PHONE_CONTEXT.search(text, lo, start))
 
 
 def _implausible(text: str, start: int, end: int, kind: str) -> bool:
     """Matches Presidio accepts that are nearly always something else (versions, ids)."""
     if kind == "IP_ADDRESS":
-        if _IP_VERSION_CONTEXT.search(text[max(0, start - 12) : start]):
+        if _IP_VERSION_CONTEXT.search(text, max(0, start - 12), start):
             return True  # "Version 1.2.3.4 released."
         if re.search(r"\d\.$", text[max(0, start - 2) : start]):
             return True  # the tail of a longer dotted number
@@ -349,7 +353,7 @@ def _implausible(text: str, start: int, end: int, kind: str) -> bool:
         return bool(re.match(r":[\w~/]", text[end : end + 2]))  # git@github.com:org/repo.git is an SSH remote
     if kind == "PHONE_NUMBER":
         value, before = text[start:end], text[max(0, start - 40) : start]
-        if _ID_CONTEXT.search(before) and not value.startswith("+"):
+        if _ID_CONTEXT.search(text, max(0, start - 40), start) and not value.startswith("+"):
             return True  # "booking ref 240517-1188", "reference number 20240115-7733-01"
         if before[-1:].isalnum() or before[-1:] in {"-", "#", "/", "_"}:
             return True  # the tail of an identifier such as ORD-2024-000123

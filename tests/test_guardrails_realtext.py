@@ -102,6 +102,20 @@ def test_an_ssn_is_typed_as_an_ssn_not_a_phone(text: str) -> None:
     assert [s.replacement for s in PII.check(text).spans] == ["<US_SSN>"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A context word cut out of a longer identifier ("ExtendedContext") is no context word.
+        ">>> ExtendedContext.fma(Decimal('888565290'), Decimal('1557.96930'), Decimal('-86087.7578'))",
+        # "at" after a verb or an adjective is a preposition, not an at sign.
+        "We met at example dot com's booth, and she works at acme dot io now.",
+        "He is good at python dot org tutorials.",
+    ],
+)
+def test_code_and_prose_that_only_look_like_pii(text: str) -> None:
+    assert PII.check(text).allowed, PII.check(text)
+
+
 def test_an_international_phone_is_not_a_card() -> None:
     # 13 digits after a '+' that pass the Luhn check: a phone number, not a card.
     assert [s.replacement for s in PII.check("call +4915123456787 now").spans] == ["<PHONE_NUMBER>"]
