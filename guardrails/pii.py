@@ -98,7 +98,8 @@ _EMAIL = (
     rf"\.[A-Za-z\u00c0-\u024f]{{2,63}}(?![{_ALNUM}\-])"
 )
 # Spelled out: "john dot doe at example dot com" (brackets were undone by the normalizer).
-_DOTW = r"(?:\s*\.\s*|\s+dot\s+)"
+# A "." with a space after it ends a sentence: "processed at once. By" is no e-mail at once.by.
+_DOTW = r"(?:\.|\s+dot\s+)"
 _SPELLED_EMAIL = re.compile(
     rf"(?<![\w.@])([a-z0-9_%+\-]+(?:{_DOTW}[a-z0-9_%+\-]+)*)(?:\s*@\s*|\s+at\s+)"
     rf"([a-z0-9\-]+(?:{_DOTW}[a-z0-9\-]+)*{_DOTW}[a-z]{{2,24}})(?![\w@])",

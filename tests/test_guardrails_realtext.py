@@ -110,6 +110,9 @@ def test_an_ssn_is_typed_as_an_ssn_not_a_phone(text: str) -> None:
         # "at" after a verb or an adjective is a preposition, not an at sign.
         "We met at example dot com's booth, and she works at acme dot io now.",
         "He is good at python dot org tutorials.",
+        # A sentence end is no dot: "once. By" and "CPython. It" are not domains.
+        "The tokens are processed at once. By default, this is set to 512 tokens.",
+        "This module is targeted at CPython. It expects all 1,114,112 codepoints to be the same width.",
     ],
 )
 def test_code_and_prose_that_only_look_like_pii(text: str) -> None:
