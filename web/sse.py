@@ -1,6 +1,8 @@
 """Encode the typed event stream as Server-Sent Events.
 
-One event becomes one SSE frame with a name and a single line of JSON data:
+One event becomes one SSE frame with its number in the answer (``id: N``,
+1, 2, 3...; a client that reconnects sends the last one it got as
+``Last-Event-ID``), a name and a single line of JSON data:
 
     event: delta      data: {"text": "..."}                    new text to append
     event: replace    data: {"text": "...", "reason": "..."}   replace all text shown so far
@@ -26,10 +28,11 @@ MEDIA_TYPE = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def frame(name: str, data: Any) -> bytes:
-    """One SSE frame: ``event: NAME`` and one ``data:`` line of compact JSON."""
+def frame(name: str, data: Any, event_id: int | None = None) -> bytes:
+    """One SSE frame: ``id: N`` (when given), ``event: NAME`` and one ``data:`` line of compact JSON."""
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return f"event: {name}\ndata: {payload}\n\n".encode()
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {name}\ndata: {payload}\n\n".encode()
 
 
 def comment(text: str = "") -> bytes:
@@ -37,19 +40,19 @@ def comment(text: str = "") -> bytes:
     return f": {text}\n\n".encode()
 
 
-def encode(event: Event) -> bytes:
-    """The SSE frame for one typed event."""
+def encode(event: Event, event_id: int | None = None) -> bytes:
+    """The SSE frame for one typed event; ``event_id`` is its number in the answer's log."""
     match event:
         case TextDelta(text=text):
-            return frame("delta", {"text": text})
+            return frame("delta", {"text": text}, event_id)
         case Replace(text=text, reason=reason):
-            return frame("replace", {"text": text, "reason": reason})
+            return frame("replace", {"text": text, "reason": reason}, event_id)
         case Notice(kind=kind, message=message, data=data):
-            return frame("notice", {"kind": kind, "message": message, "data": dict(data)})
+            return frame("notice", {"kind": kind, "message": message, "data": dict(data)}, event_id)
         case Done(stats=stats):
-            return frame("done", stats.to_dict())
+            return frame("done", stats.to_dict(), event_id)
         case Failed(error=error, stats=stats):
-            return frame("error", {"message": str(error), "kind": error.kind, "stats": stats.to_dict()})
+            return frame("error", {"message": str(error), "kind": error.kind, "stats": stats.to_dict()}, event_id)
     raise TypeError(f"not an event: {event!r}")
 
 
