@@ -28,7 +28,7 @@ import secrets
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 
-from agents.events import Done, Event, Failed
+from agents.events import Done, Event, Failed, Replace, TextDelta
 from chat.session import Turn
 
 DEFAULT_GRACE_S = 30.0
@@ -76,6 +76,19 @@ class LiveAnswer:
     def last_id(self) -> int:
         """The number of the latest event (0 before the first)."""
         return len(self.log)
+
+    def text_at(self, number: int) -> str:
+        """The answer's text as shown after event ``number`` (deltas appended, replaces and ends applied)."""
+        text: list[str] = []
+        for event in self.log[:number]:
+            match event:
+                case TextDelta(text=delta):
+                    text.append(delta)
+                case Replace(text=whole) | Done(text=whole) | Failed(text=whole):
+                    text = [whole]
+                case _:
+                    pass
+        return "".join(text)
 
     async def _append(self, event: Event) -> None:
         async with self._changed:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.chainlit_harness import SocketRecorder, open_session
 from tests.servers.scripted import ScriptedServer
+
+# No test writes the default chat.db in the project folder: tests that persist pass their own DATABASE_URL.
+os.environ["DATABASE_URL"] = "off"
 
 _KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "API_BEARER_TOKEN")
 

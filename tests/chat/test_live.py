@@ -151,3 +151,12 @@ async def test_grace_and_retention_come_from_the_environment(monkeypatch) -> Non
     monkeypatch.setenv("STREAM_RETENTION_SECONDS", "bad")
     live = LiveAnswers()
     assert live.grace == 7 and live.retention == 300
+
+
+async def test_text_at_any_event_is_what_a_follower_had_been_shown() -> None:
+    session, _ = gated_turn(Gate())
+    session._provider = ScriptedProvider(chunks=["ab", "cd", "ef"])
+    answer = LiveAnswers(grace=30, retention=60).start(session.start("hi"))
+    events = await drain(answer, 0)
+    assert [answer.text_at(n) for n in range(len(events) + 1)][:4] == ["", "ab", "abcd", "abcdef"]
+    assert answer.text_at(len(events)) == "abcdef"
