@@ -39,6 +39,7 @@ class Watched:
     #: The history's length before this exchange (the exchange's context is what comes after).
     base: int
     checkpoints: history.Checkpoints | None = None
+    checkpoints_task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -79,44 +80,57 @@ async def play(
             return step
 
         watched.checkpoints = history.Checkpoints(answer, checkpoint)
-        history.spawn(watched.checkpoints.run())
+        watched.checkpoints_task = history.spawn(watched.checkpoints.run())
     sink = ChainlitSink(message)
     try:
-        await _render(sink, answer, 0)
+        await _render(sink, watched, 0)
     finally:
-        await _settle(session, watched, message)
+        await _settle(watched, message)
 
 
-async def _render(sink: ChainlitSink, answer: LiveAnswer, after: int) -> None:
-    """Follow ``answer`` into ``sink``; if this page's task is cancelled (Stop), the answer is cancelled."""
+async def _render(sink: ChainlitSink, watched: Watched, after: int) -> None:
+    """Follow the answer into ``sink``; if this page's task is cancelled (Stop), the answer is cancelled.
+
+    Before the sink shows the end (and Chainlit stores the message), the
+    message gets its final metadata, so no later write can store a stale one.
+    """
+    answer = watched.answer
     events = answer.follow(after)
     try:
         async for _, event in events:
+            if isinstance(event, Done | Failed):
+                await asyncio.shield(answer.wait())  # the turn has recorded its exchange in the history
+                sink.message.metadata = _final_metadata(watched)
             await sink.handle(event)
     except asyncio.CancelledError:
         answer.cancel()
         await asyncio.shield(answer.wait())
         final = answer.log[-1] if answer.log else None
         stats = final.stats if isinstance(final, Done | Failed) else None
+        sink.message.metadata = _final_metadata(watched)
         await asyncio.shield(sink.cancelled(answer.text_at(answer.last_id), stats))
         raise
     finally:
         await events.aclose()
 
 
-async def _settle(session: ChatSession, watched: Watched, message: cl.Message) -> None:
-    """Once the answer ended: its step gets its outcome and the context it added to the history."""
-    answer = watched.answer
-    await asyncio.shield(answer.wait())
-    stats = answer.turn.stats
-    outcome = stats.outcome if stats is not None else "cancelled"
-    added = session.history[watched.base :]
-    message.metadata = history.answer_metadata(outcome, added, watched.for_id)
+def _final_metadata(watched: Watched) -> dict[str, Any]:
+    turn = watched.answer.turn
+    outcome = turn.stats.outcome if turn.stats is not None else "cancelled"
+    return history.answer_metadata(outcome, turn.session.history[watched.base :], watched.for_id)
+
+
+async def _settle(watched: Watched, message: cl.Message) -> None:
+    """Once the answer ended: its step is written last, with its outcome and the context it added."""
+    await asyncio.shield(watched.answer.wait())
+    if watched.checkpoints_task is not None:
+        await asyncio.shield(watched.checkpoints_task)  # no checkpoint may land after the final write
+    message.metadata = _final_metadata(watched)
     watched.done.set()
     if (layer := history.data_layer()) is not None:
         step = {**message.to_dict(), "streaming": False}
         if not step.get("output"):
-            step["output"] = answer.text_at(answer.last_id)
+            step["output"] = watched.answer.text_at(watched.answer.last_id)
         await asyncio.shield(layer.update_step(step))
 
 
@@ -133,7 +147,7 @@ async def reattach(session: ChatSession, watched: Watched, base: int) -> None:
     if text := answer.text_at(after):
         await message.stream_token(text, is_sequence=True)
     try:
-        await _render(sink, answer, after)
+        await _render(sink, watched, after)
     finally:
         await asyncio.shield(watched.done.wait())
         # This page's history held the stored checkpoint; it gets the exchange as it ended.
