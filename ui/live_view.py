@@ -144,11 +144,13 @@ async def reattach(session: ChatSession, watched: Watched, base: int) -> None:
     after = answer.last_id
     message = cl.Message(content="", id=watched.message_id)
     sink = ChainlitSink(message)
+    await context.emitter.task_start()  # the page shows Stop while the answer runs
     if text := answer.text_at(after):
         await message.stream_token(text, is_sequence=True)
     try:
         await _render(sink, watched, after)
     finally:
+        await asyncio.shield(context.emitter.task_end())
         await asyncio.shield(watched.done.wait())
         # This page's history held the stored checkpoint; it gets the exchange as it ended.
         session.history = session.history[:base] + answer.turn.session.history[watched.base :]
