@@ -18,6 +18,7 @@ from typing import Any
 
 import chainlit as cl
 from chainlit.context import context
+from chainlit.utils import utc_now
 
 from agents.events import Done, Failed
 from chat.live import LiveAnswer, LiveAnswers
@@ -67,6 +68,8 @@ async def play(
     """Start ``turn`` as the thread's live answer and render it here; Stop cancels it."""
     thread_id = context.session.thread_id
     message = message or cl.Message(content="")
+    # Chainlit stamps a message when it is sent, at the end; a checkpoint needs its place in the thread now.
+    message.created_at = message.created_at or utc_now()
     answer = registry().start(turn)
     watched = Watched(answer, message.id, for_id, len(session.history) if base is None else base)
     _by_thread[thread_id] = watched

@@ -10,6 +10,7 @@ the model's context too.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,12 +72,13 @@ async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
         base = restored.marks.get(watched.for_id or "", len(session.history))
         live_view.start_reattach(session, watched, base)
     elif restored.cut_off is not None:
-        await _offer_continue(restored.cut_off)
+        history.spawn(_offer_continue(restored.cut_off))
     return session
 
 
 async def _offer_continue(step: Mapping[str, Any]) -> None:
     """Mark a cut-off answer interrupted (in the database too) and put Continue under it."""
+    await asyncio.sleep(live_view.SETTLE_S)  # after Chainlit has sent the stored thread, which resets the screen
     meta = dict(step.get("metadata") or {})
     if meta.get(history.ANSWER) == history.STREAMING and (layer := history.data_layer()) is not None:
         rows = [r for r in meta.get("context") or [] if r[0] == "user"]

@@ -148,7 +148,9 @@ async def test_kill_9_mid_answer_then_restart_shows_it_interrupted_and_continue_
     assert shown_at_kill.startswith(kept) and kept
     assert len(shown_at_kill) - len(kept) <= len(" w000") * 50 * 1.5  # at most ~1 s of text lost at 50 tok/s
     with running_app(tmp_path, env=env(db)) as app:
-        async with chromium_page(app.url + thread_url[thread_url.index("/thread/") :]) as page:
+        async with chromium_page(app.url) as page:
+            await page.locator("#thread-history").get_by_text("w0 w1 w2", exact=False).first.click()
+            await page.wait_for_url(f"**{thread_url[thread_url.index('/thread/') :]}", timeout=WAIT_MS)
             await page.get_by_text("cut off").first.wait_for(timeout=WAIT_MS)
             await page.screenshot(path=str(ARTIFACTS / "history-interrupted.png"))
             await page.get_by_role("button", name="Continue").click()

@@ -148,6 +148,7 @@ async def test_an_answer_cut_off_by_a_crash_resumes_interrupted_and_continue_fin
     assert thread is not None
     page = await db.page(thread_id)
     await app.resume_thread(thread)
+    await settle()
     session = app._session()
     question = ChatMessage("user", "one two three four five six")
     assert session.history == [question, ChatMessage("assistant", "one two three")]
@@ -171,6 +172,7 @@ async def test_an_answer_cut_off_by_a_crash_resumes_interrupted_and_continue_fin
     assert step["output"] == whole and step["metadata"]["answer"] == "complete"
     again = await db.page(thread_id)
     await app.resume_thread(stored)
+    await settle()
     assert app._session().history[-1] == ChatMessage("assistant", whole)
     assert not any("cut off" in m["output"] for m in again.socket.messages())  # finished: no Continue this time
 
