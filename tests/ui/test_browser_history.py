@@ -70,7 +70,9 @@ async def wait_until(page: Any, predicate: Any, what: str, timeout_s: float = 30
         value = await predicate()
         if value:
             return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            await page.screenshot(path=str(ARTIFACTS / "history-timeout.png"))
+            raise AssertionError(f"timed out waiting for {what}; answers on screen: {await answers(page)}")
         await page.wait_for_timeout(50)  # the page's own timer: re-read the DOM on the next frames
 
 
@@ -158,20 +160,26 @@ async def test_kill_9_mid_answer_then_restart_shows_it_interrupted_and_continue_
             assert [t for _, t in await answers(page)] == [WORDS]
 
 
+async def _finished(page: Any, count: int) -> bool:
+    """Whether ``count`` answers have ended (each ends with its stats line; the composer is free again)."""
+    return await page.get_by_text("TTFT").count() >= count
+
+
 async def test_edit_then_ask(tmp_path: Path) -> None:
     with running_app(tmp_path, env=env(tmp_path / "chat.db")) as app:
         async with chromium_page(app.url) as page:
             await send(page, "first try")
-            await wait_until(page, lambda: _has_answer(page, "first try"), "the first answer")
+            await wait_until(page, lambda: _finished(page, 1), "the first answer")
+            await page.wait_for_url("**/thread/**", timeout=WAIT_MS)  # a message sent while it navigates is lost
             await send(page, "second thing")
-            await wait_until(page, lambda: _has_answer(page, "second thing"), "the second answer")
+            await wait_until(page, lambda: _finished(page, 2), "the second answer")
             first = page.locator('[data-step-type="user_message"]').first
             await first.hover()
-            await first.locator("button.edit-icon, button:has(svg.lucide-pencil)").first.click()
-            box = page.locator("#edit-chat-input")
-            await box.fill("first, edited")
-            await page.get_by_role("button", name="Confirm").click()
+            await first.locator("button.edit-message").click()  # Chainlit's pencil
+            await page.locator("#edit-chat-input").fill("first, edited")
+            await page.locator("button.confirm-edit").click()
             await wait_until(page, lambda: _has_answer(page, "first, edited"), "the edited answer")
+            await wait_until(page, lambda: _finished(page, 1), "the edited answer's end")
             assert [t for _, t in await answers(page)] == ["first, edited"]  # the rest is gone from the screen
             await send(page, "then ask")
             await wait_until(page, lambda: _has_answer(page, "then ask"), "the next answer")
