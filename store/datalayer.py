@@ -51,7 +51,7 @@ class DataLayer(SQLAlchemyDataLayer):
         self.url = url
         #: The one line said when the database failed; ``None`` while it works.
         self.failure: str | None = None
-        #: Statements run (reads and writes), for the benchmark's count of writes per answer.
+        #: Statements run, and those that wrote (no rows back), for the benchmark's writes per answer.
         self.statements = 0
         self.writes = 0
 
