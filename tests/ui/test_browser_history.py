@@ -161,8 +161,8 @@ async def test_kill_9_mid_answer_then_restart_shows_it_interrupted_and_continue_
 
 
 async def _finished(page: Any, count: int) -> bool:
-    """Whether ``count`` answers have ended (each ends with its stats line; the composer is free again)."""
-    return await page.get_by_text("TTFT").count() >= count
+    """Whether ``count`` answers have ended (each ends with its stats line) and the composer takes a message."""
+    return await page.get_by_text("TTFT").count() >= count and await page.locator("#stop-button").count() == 0
 
 
 async def test_edit_then_ask(tmp_path: Path) -> None:
