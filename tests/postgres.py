@@ -7,7 +7,9 @@ Tests that need it skip only when the binaries are not installed.
 
 from __future__ import annotations
 
+import asyncio
 import glob
+import itertools
 import os
 import pwd
 import shutil
@@ -58,3 +60,23 @@ def cluster() -> Iterator[str]:
                 capture_output=True, timeout=60,
             )  # fmt: skip
         shutil.rmtree(base, ignore_errors=True)
+
+
+_numbers = itertools.count(1)
+
+
+def new_database(cluster_url: str) -> str:
+    """Create an empty database on the cluster; returns its URL."""
+    import asyncpg
+
+    name = f"test_{os.getpid()}_{next(_numbers)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(cluster_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return cluster_url.rsplit("/", 1)[0] + f"/{name}"

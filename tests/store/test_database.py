@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,6 @@ import pytest
 from chainlit.context import context
 from chainlit.types import Pagination, ThreadFilter
 from chainlit.user import User
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from store import database
 from store.database import DatabaseError, database_url, prepare
@@ -22,20 +20,11 @@ from tests.webapp import free_port
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database of each kind (PostgreSQL: the session's throwaway cluster, emptied)."""
+    """A fresh database of each kind (PostgreSQL: a new database on the session's throwaway cluster)."""
     if request.param == "sqlite":
         yield database_url(f"sqlite:///{tmp_path / 'chat.db'}") or ""
         return
-    pg = database_url(request.getfixturevalue("postgres_url")) or ""
-    yield pg
-
-    async def drop() -> None:
-        engine = create_async_engine(pg)
-        async with engine.begin() as conn:
-            await conn.run_sync(database.metadata.drop_all)
-        await engine.dispose()
-
-    asyncio.run(drop())  # teardown runs outside the test's event loop
+    yield database_url(request.getfixturevalue("postgres_url")) or ""  # a new database for each test
 
 
 def test_the_url_names_the_driver_and_off_turns_persistence_off() -> None:

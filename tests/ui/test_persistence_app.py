@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from store.database import database_url
 from tests.webapp import TOKEN, free_port, running_app
 from web import sse
 
@@ -22,10 +25,33 @@ def login(url: str, name: str, password: str) -> httpx.Client:
     return client
 
 
-def test_with_password_login_each_user_lists_only_their_own_threads(tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for the app: a SQLite file, or the session's throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chat.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def _seed(url: str) -> None:
+    """One thread each for ann and bob, as their chats would have left them."""
+    engine = create_async_engine(database_url(url) or "")
+    async with engine.begin() as conn:
+        ids = dict((await conn.execute(text("SELECT identifier, id FROM users"))).all())
+        for name in ("ann", "bob"):
+            await conn.execute(
+                text(
+                    """INSERT INTO threads ("id", "createdAt", "name", "userId", "userIdentifier", "metadata")
+                       VALUES (:id, '2026-01-01T00:00:00Z', :name, :user, :who, '{}')"""
+                ),
+                {"id": f"thread-of-{name}", "name": f"chat of {name}", "user": ids[name], "who": name},
+            )
+    await engine.dispose()
+
+
+def test_with_password_login_each_user_lists_only_their_own_threads(tmp_path: Path, database: str) -> None:
     env = {
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": database,
         "CHAT_USERS": "ann:pw-of-ann,bob:pw-of-bob",
         "CHAINLIT_AUTH_SECRET": "test-secret-" + "x" * 40,
     }
@@ -33,14 +59,7 @@ def test_with_password_login_each_user_lists_only_their_own_threads(tmp_path: Pa
         ann, bob = login(app.url, "ann", "pw-of-ann"), login(app.url, "bob", "pw-of-bob")
         with httpx.Client(base_url=app.url, timeout=30) as stranger:
             assert stranger.post("/login", data={"username": "ann", "password": "pw-of-bob"}).status_code == 401
-        with sqlite3.connect(db) as raw:  # one thread each, as their chats would have left them
-            ids = dict(raw.execute("SELECT identifier, id FROM users").fetchall())
-            for name, thread in (("ann", "thread-of-ann"), ("bob", "thread-of-bob")):
-                raw.execute(
-                    """INSERT INTO threads ("id", "createdAt", "name", "userId", "userIdentifier", "metadata")
-                       VALUES (?, '2026-01-01T00:00:00Z', ?, ?, ?, '{}')""",
-                    (thread, f"chat of {name}", ids[name], name),
-                )
+        asyncio.run(_seed(database))
         page = {"pagination": {"first": 20}, "filter": {}}
         for client, own, other in ((ann, "thread-of-ann", "thread-of-bob"), (bob, "thread-of-bob", "thread-of-ann")):
             listed = client.post("/project/threads", json=page)
