@@ -116,7 +116,7 @@ async def test_an_edit_drops_the_old_exchange_and_what_followed_from_the_context
     # Chainlit's pencil, through Chainlit's own handler: it removes the later messages (screen and
     # database), updates this one, and calls on_message with the same message id.
     payload = {"message": {"id": first.id, "output": "first, edited"}}
-    await chainlit.socket.edit_message(context.session.socket_id, payload)  # type: ignore[arg-type]
+    await chainlit.socket.edit_message(context.session.socket_id, payload)  # type: ignore[arg-type,union-attr]
     assert app._session().history == [ChatMessage("user", "first, edited"), ChatMessage("assistant", "first, edited")]
     await settle()
     thread = await db.layer.get_thread(context.session.thread_id)

@@ -37,7 +37,8 @@ async def _seed(url: str) -> None:
     """One thread each for ann and bob, as their chats would have left them."""
     engine = create_async_engine(database_url(url) or "")
     async with engine.begin() as conn:
-        ids = dict((await conn.execute(text("SELECT identifier, id FROM users"))).all())
+        rows = (await conn.execute(text("SELECT identifier, id FROM users"))).all()
+        ids: dict[str, str] = {str(row[0]): str(row[1]) for row in rows}
         for name in ("ann", "bob"):
             await conn.execute(
                 text(
