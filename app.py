@@ -33,8 +33,8 @@ async def start() -> None:
     await cl.ChatSettings(panel.widgets(session.settings)).send()
     preload(session)
     await cl.Message(content=greeting(session)).send()
-    if persistence.problem:
-        await show_error(persistence.problem)
+    if problem := persistence.problem or persistence.failure():
+        await show_error(problem)
 
 
 @cl.on_chat_resume

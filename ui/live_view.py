@@ -72,6 +72,8 @@ async def play(
     message.created_at = message.created_at or utc_now()
     answer = registry().start(turn)
     watched = Watched(answer, message.id, for_id, len(session.history) if base is None else base)
+    for old in [k for k, w in _by_thread.items() if w.answer.finished]:  # only live answers are looked up
+        del _by_thread[old]
     _by_thread[thread_id] = watched
     if history.data_layer() is not None:
 

@@ -58,6 +58,14 @@ def install(login_configured: bool) -> DataLayer | None:
     return layer
 
 
+def failure() -> str | None:
+    """The line the data layer said when the database failed while running, else ``None``."""
+    from chainlit.data import get_data_layer
+
+    layer = get_data_layer()
+    return getattr(layer, "failure", None)
+
+
 def _local_user() -> None:
     if not os.environ.get("CHAINLIT_AUTH_SECRET"):
         os.environ["CHAINLIT_AUTH_SECRET"] = _secret(SECRET_FILE)
