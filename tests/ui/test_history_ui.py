@@ -230,3 +230,32 @@ async def test_checkpoints_are_bounded_by_time_not_tokens(db: Persisted) -> None
     await checkpoints.run()
     assert answer.last_id > 400
     assert 2 <= checkpoints.writes <= clock.now / history.CHECKPOINT_S + 1
+
+
+async def test_stop_on_a_page_that_reopened_the_thread_cancels_the_answer(db: Persisted) -> None:
+    await db.page()
+    await app.start()
+    app._session().update(echo_rate=40, buffer="token")
+    first_page = asyncio.create_task(say(" ".join(f"w{i}" for i in range(200))))  # 5 s at 40 tok/s
+    while (watched := live_view.watching(context.session.thread_id)) is None or watched.answer.last_id < 3:
+        await asyncio.sleep(0.02)
+    thread_id = context.session.thread_id
+    await asyncio.sleep(1.1)  # a checkpoint stores the thread's answer
+    thread = await db.layer.get_thread(thread_id)
+    assert thread is not None
+    await db.page(thread_id)
+    await app.resume_thread(thread)
+    follower = context.session.current_task
+    assert follower is not None
+    while watched.answer.followers < 3:  # the first page, the checkpoints and this page
+        await asyncio.sleep(0.02)
+    follower.cancel()  # Chainlit's Stop on this page
+    await asyncio.wait_for(watched.answer.wait(), 1.0)
+    stats = watched.answer.turn.stats
+    assert stats is not None and stats.outcome == "cancelled" and stats.tokens < 150
+    await asyncio.wait_for(first_page, 5)  # the first page ends too, with the partial answer
+    await settle()
+    stored = await db.layer.get_thread(thread_id)
+    assert stored is not None
+    step = next(s for s in stored["steps"] if s["id"] == watched.message_id)
+    assert step["metadata"]["answer"] == "cancelled" and step["output"] == watched.answer.text_at(watched.answer.last_id)
