@@ -258,4 +258,5 @@ async def test_stop_on_a_page_that_reopened_the_thread_cancels_the_answer(db: Pe
     stored = await db.layer.get_thread(thread_id)
     assert stored is not None
     step = next(s for s in stored["steps"] if s["id"] == watched.message_id)
-    assert step["metadata"]["answer"] == "cancelled" and step["output"] == watched.answer.text_at(watched.answer.last_id)
+    assert step["metadata"]["answer"] == "cancelled"
+    assert step["output"] == watched.answer.text_at(watched.answer.last_id)
