@@ -71,6 +71,16 @@ async def settle() -> None:
     await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), 10)
 
 
+async def checkpointed(db: Persisted, thread_id: str, message_id: str) -> dict[str, Any]:
+    """The thread once a checkpoint has stored the live answer's step (polls the database, up to 10 s)."""
+    for _ in range(200):
+        thread = await db.layer.get_thread(thread_id)
+        if thread is not None and any(s["id"] == message_id for s in thread["steps"]):
+            return dict(thread)
+        await asyncio.sleep(0.05)  # polling the database the checkpoint task writes to
+    raise AssertionError("no checkpoint was written")
+
+
 async def say(text: str) -> cl.Message:
     """The user sends ``text``: Chainlit stores the message, then calls the handler."""
     msg = cl.Message(content=text, author="ann", type="user_message")
@@ -188,14 +198,12 @@ async def test_a_reopened_thread_shows_the_text_so_far_then_follows_in_the_same_
         await asyncio.sleep(0.02)
         watched = live_view.watching(context.session.thread_id)
     thread_id = context.session.thread_id
-    await asyncio.sleep(1.2)  # a checkpoint is written
-    thread = await db.layer.get_thread(thread_id)
-    assert thread is not None
+    thread = await checkpointed(db, thread_id, watched.message_id)
     stored = [s for s in thread["steps"] if s["id"] == watched.message_id]
     assert stored and stored[0]["metadata"]["answer"] == history.STREAMING and stored[0]["output"]
 
     page = await db.page(thread_id)  # the reload
-    await app.resume_thread(thread)
+    await app.resume_thread(thread)  # type: ignore[arg-type]
     await asyncio.wait_for(first_page, 10)
     await asyncio.wait_for(asyncio.shield(context.session.current_task), 10)  # type: ignore[arg-type]
     # The text so far opens the answer's own message on this page, then the live tokens follow.
@@ -240,11 +248,9 @@ async def test_stop_on_a_page_that_reopened_the_thread_cancels_the_answer(db: Pe
     while (watched := live_view.watching(context.session.thread_id)) is None or watched.answer.last_id < 3:
         await asyncio.sleep(0.02)
     thread_id = context.session.thread_id
-    await asyncio.sleep(1.1)  # a checkpoint stores the thread's answer
-    thread = await db.layer.get_thread(thread_id)
-    assert thread is not None
+    thread = await checkpointed(db, thread_id, watched.message_id)
     await db.page(thread_id)
-    await app.resume_thread(thread)
+    await app.resume_thread(thread)  # type: ignore[arg-type]
     follower = context.session.current_task
     assert follower is not None
     while watched.answer.followers < 3:  # the first page, the checkpoints and this page
