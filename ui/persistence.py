@@ -41,14 +41,14 @@ def _say(line: str) -> None:
 def install(login_configured: bool) -> DataLayer | None:
     """Register the data layer (or none) and, with history on and no password login, the local user."""
     layer: DataLayer | None = None
+    url: str | None = None
     try:
         url = database_url()
         if url is not None:
             prepare_blocking(url)
             layer = DataLayer(url)
     except DatabaseError as err:
-        where = os.environ.get("DATABASE_URL", "").strip()
-        shown = describe(url) if "url" in locals() and url else (where or "the default SQLite file")
+        shown = describe(url) if url else "DATABASE_URL"
         _say(f"Conversation history is off: {shown}: {err}")
 
     # Always registered: without it Chainlit would read DATABASE_URL itself and expect PostgreSQL.
