@@ -42,7 +42,7 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/mypy agents guardrails chat ui web cli app.py
+	$(BIN)/mypy agents guardrails chat store ui web cli app.py
 
 bench: install-dev
 	@failed=""; for f in bench/bench_*.py; do echo "==> $$f"; $(BIN)/python $$f || failed="$$failed $$f"; done; \

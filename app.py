@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import chainlit as cl
+from chainlit.config import config
+from chainlit.context import context
+from chainlit.types import ThreadDict
 from dotenv import load_dotenv
 
 from agents.errors import ChatError
 from chat.session import ChatSession
-from ui import panel, resume
+from ui import live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
-from ui.sink import ChainlitSink, show_error, show_notice
+from ui.sink import show_error, show_notice
 from ui.startup import greeting, preload
 from web import mount
 
 load_dotenv()  # first: install() below and every session read the environment
 mount.install()  # SSE API, /metrics, optional login (docs/http-api.md)
+persistence.install(login_configured=config.code.password_auth_callback is not None)  # DATABASE_URL: history
 SESSION_KEY = "chat"
 
 
@@ -30,6 +34,18 @@ async def start() -> None:
     await cl.ChatSettings(panel.widgets(session.settings)).send()
     preload(session)
     await cl.Message(content=greeting(session)).send()
+    if problem := persistence.problem or persistence.failure():
+        await show_error(problem)
+
+
+@cl.on_chat_resume
+async def resume_thread(thread: ThreadDict) -> None:
+    preload(await threads.resume(thread, SESSION_KEY))
+
+
+@cl.on_chat_end
+async def end() -> None:
+    live_view.abandon(context.session.thread_id)
 
 
 @cl.on_settings_update
@@ -42,17 +58,21 @@ async def settings_update(values: dict) -> None:
         await cl.ChatSettings(panel.widgets(session.settings)).send()  # show what is really in force
     if outcome.provider:
         await show_notice(f"Now answering with: {outcome.provider}")
+    if outcome.applied:
+        await threads.save_settings()
 
 
 @cl.on_message
 async def message(msg: cl.Message) -> None:
     session = _session()
+    threads.truncate(session, msg.id)  # an edited message: its old exchange and all after it leave the context
+    await threads.save_settings()
     try:
         turn = session.start(msg.content)
     except ChatError as err:
         await show_error(err)
         return
-    await ChainlitSink().play(turn, asked=msg)
+    await live_view.play(session, turn, for_id=msg.id, asked=msg)
 
 
 @cl.action_callback(CONTINUE)

@@ -8,6 +8,7 @@ SSE endpoint can show one clear line without knowing which SDK raised it.
     │   ├── MissingKey             a provider's API key is not set (names the env var)
     │   ├── InvalidSetting         a setting value is out of range or unknown
     │   └── UnknownProvider        no provider registered under that name
+    ├── InternalError              a bug in this app: the answer ends with it, never silently
     ├── InputError                 the user's message cannot be sent
     │   ├── EmptyInput
     │   └── InputTooLong
@@ -82,6 +83,12 @@ class UnknownProvider(ConfigError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"Unknown provider {name!r}: choose one of {', '.join(known)}.")
         self.name = name
+
+
+class InternalError(ChatError):
+    """A bug in this app, not the provider's: the answer ends with it rather than silently."""
+
+    kind = "internal"
 
 
 class InputError(ChatError):

@@ -1,6 +1,6 @@
 """The import graph: layers point one way, and no module imports itself round a cycle.
 
-    engine (agents) <- guardrails <- composition (chat) <- sinks (ui, web, cli) <- entry points (app.py, __main__)
+    engine (agents) <- guardrails <- composition (chat) <- store <- sinks (ui, web, cli) <- entry points
 
 Every import counts, at the top of a module or inside a function (a "late"
 import is still a dependency).  This is import-linter's "layers" contract,
@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("agents", "guardrails", "chat", "ui", "web", "cli")
-LAYER = {"agents": 0, "guardrails": 1, "chat": 2, "ui": 3, "web": 3, "cli": 3, "app": 4}
+PACKAGES = ("agents", "guardrails", "chat", "store", "ui", "web", "cli")
+#: ``store`` (the conversation database) sits between the composition layer and the sinks.
+LAYER = {"agents": 0, "guardrails": 1, "chat": 2, "store": 2.5, "ui": 3, "web": 3, "cli": 3, "app": 4}
 SINKS = frozenset({"ui", "web", "cli"})
 
 
@@ -78,7 +79,7 @@ GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
 ENTRY_POINTS = frozenset({"app", "agents.__main__", "cli.__main__"})
 
 
-def _layer(module: str) -> int:
+def _layer(module: str) -> float:
     if module in ENTRY_POINTS:
         return LAYER["app"]
     return LAYER[module.split(".")[0]]
@@ -159,6 +160,7 @@ def test_the_checks_can_fail() -> None:
     """The cycle finder and the layer rule catch what they are for (checked on made-up graphs)."""
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     assert _layer("agents.runner") < _layer("guardrails.stream") < _layer("chat.session") < _layer("ui.sink")
+    assert _layer("chat.session") < _layer("store.database") < _layer("web.api")
     assert _layer("agents.__main__") == _layer("app")
     assert _layer("agents.buffering.__main__") == _layer("agents.runner")
     assert _dynamic(ast.parse('importlib.import_module("chat.session")').body[0].value) == "chat.session"  # type: ignore[attr-defined]

@@ -45,9 +45,18 @@ class ChainlitSink:
         self._finished = False
         self.notes = notes.for_message(self.message.id)
         self._sent = message is not None  # a message handed in is on screen already
+        #: The user's message and its turn, until the bubble shows what the model received (``ui.question``).
+        self._asked: tuple[cl.Message, Turn] | None = None
+
+    def asking(self, asked: cl.Message, turn: Turn) -> None:
+        """Update ``asked``, the user's bubble, to what the model received once the input is screened."""
+        self._asked = (asked, turn)
 
     async def handle(self, event: Event) -> None:
         """Render one event."""
+        if self._asked is not None and not isinstance(event, Notice):  # the input was screened by now
+            (asked, turn), self._asked = self._asked, None
+            await question.show_as_received(asked, turn.user_text, event)
         match event:
             case TextDelta(text=text):
                 shown, replace = self._markdown.feed(text)
@@ -72,17 +81,10 @@ class ChainlitSink:
 
         ``asked``, the user's message, is updated to show what the model received (``ui.question``).
         """
-        pending = asked
-
-        async def handle(event: Event) -> None:
-            nonlocal pending
-            if pending is not None and not isinstance(event, Notice):  # the input was screened by now
-                await question.show_as_received(pending, turn.user_text, event)
-                pending = None
-            await self.handle(event)
-
+        if asked is not None:
+            self.asking(asked, turn)
         try:
-            await turn.run(handle)
+            await turn.run(self.handle)
         except asyncio.CancelledError:
             await self.cancelled(turn.text, turn.stats)
             raise

@@ -5,11 +5,16 @@
     GET  /metrics           Prometheus text exposition
     GET  /stream            a small EventSource page that shows a live stream
 
+    GET    /api/streams/{id}   follow that answer after ``Last-Event-ID: N`` (no duplicates)
+    DELETE /api/streams/{id}   cancel that answer (within one token)
+
 Both stream routes run a ``ChatSession`` turn, exactly as the Chainlit UI does
-(runner, guardrails, buffering, resume), and encode its events with
-``web.sse``.  When the client disconnects, Starlette cancels the response
-task; closing the event stream then closes the provider's stream, so
-generation stops within one token.
+(runner, guardrails, buffering, resume), as a ``chat.live.LiveAnswer``, and
+encode its events with ``web.sse``: every frame has an ``id:`` and the
+response an ``X-Stream-Id`` header.  When the client disconnects, the answer
+goes on for a grace period (``STREAM_GRACE_SECONDS``, 30 s), then is
+cancelled unless a client re-attached; a finished answer stays readable for
+``STREAM_RETENTION_SECONDS`` (5 min).  Unknown or expired ids get a 404.
 
 Chainlit serves its frontend from a ``GET /{full_path:path}`` catch-all, so
 ``install`` puts these routes in front of every existing route.
@@ -17,17 +22,16 @@ Chainlit serves its frontend from a ``GET /{full_path:path}`` catch-all, so
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import re
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from agents import observe
-from agents.events import Done, Event, Failed
-from chat.session import Turn
+from chat.live import LiveAnswer, LiveAnswers
 from web import auth, sse
 from web.request import (
     MAX_QUERY_BYTES,
@@ -39,10 +43,11 @@ from web.request import (
     parse_query,
 )
 
-log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-#: Turns streaming right now; holding them keeps their tasks from being garbage-collected mid-stream.
-_turns: set[asyncio.Task[None]] = set()
+#: Live and recently finished answers; created on first use, after ``.env`` is loaded.
+_live: LiveAnswers | None = None
+STREAM_HEADER = "X-Stream-Id"
+STREAM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _INSTALLED = "guarded_stream_api_installed"
 
 
@@ -79,53 +84,94 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _produce(turn: Turn, queue: asyncio.Queue[Event | None]) -> None:
-    async def put(event: Event) -> None:
-        queue.put_nowait(event)
-
-    try:
-        await turn.run(put)  # ``run``, like every sink: it closes the stream and records the answer
-    finally:
-        queue.put_nowait(None)
+def live_answers() -> LiveAnswers:
+    """The process's registry of live answers (grace and retention read from the environment once)."""
+    global _live
+    if _live is None:
+        _live = LiveAnswers()
+    return _live
 
 
-async def _frames(turn: Turn) -> AsyncGenerator[bytes, None]:
-    """The turn's events as SSE frames; when this is closed or cancelled, generation is cancelled.
+async def _frames(answer: LiveAnswer, after: int) -> AsyncGenerator[bytes, None]:
+    """The answer's events after number ``after``, as SSE frames with ``id:``, live until it ends.
 
-    The turn runs in its own task.  On a disconnect Starlette cancels the
-    response inside an anyio cancel scope, which re-cancels every await in
-    cleanup code; the turn's stages need their ``finally`` awaits (closing the
-    provider, recording stats) to complete, so they get one plain
-    ``Task.cancel()`` in a task of their own instead.
+    The turn runs in a task of the ``LiveAnswer``, not in this response: a
+    disconnect (Starlette cancels the response) only detaches this follower,
+    and the answer goes on for the grace period so the client can come back
+    with ``Last-Event-ID``.
     """
-    queue: asyncio.Queue[Event | None] = asyncio.Queue()  # unbounded: a slow client never blocks the provider
-    task = asyncio.create_task(_produce(turn, queue), name="sse-turn")
-    _turns.add(task)
-    task.add_done_callback(_turns.discard)
-    ended = False
-    try:
-        while (event := await queue.get()) is not None:
-            frame = sse.encode(event)
-            ended = ended or isinstance(event, Done | Failed)
-            yield frame
-        await task  # surface a bug in the turn rather than end the stream silently
-    except Exception:
-        # A stream always ends with done or error: a client must never have to guess from a dropped connection.
-        log.exception("streaming an API answer failed")
-        if not ended:
-            stats = turn.stats.to_dict() if turn.stats is not None else {}
-            message = "The server failed while streaming the answer."
-            yield sse.frame("error", {"message": message, "kind": "internal", "stats": stats})
-    finally:
-        task.cancel()  # a no-op once the turn has ended
+    events = answer.follow(after)
+    async with aclosing(events):
+        async for number, event in events:
+            yield sse.encode(event, number)
 
 
-def _stream(request: ChatRequest) -> Response:
+def _follow(answer: LiveAnswer, after: int) -> Response:
+    headers = {**sse.HEADERS, STREAM_HEADER: answer.id}
+    return StreamingResponse(_frames(answer, after), media_type=sse.MEDIA_TYPE, headers=headers)
+
+
+def _last_event_id(request: Request) -> int:
+    """The client's ``Last-Event-ID`` header (or ``?last_event_id=``), 0 when absent."""
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
     try:
+        value = int(raw.strip())
+    except ValueError:
+        raise RequestError(400, "Last-Event-ID must be a whole number.") from None
+    if value < 0:
+        raise RequestError(400, "Last-Event-ID must be a whole number.")
+    return value
+
+
+def _stream(request: ChatRequest, http: Request) -> Response:
+    """Start the answer as a live answer and follow it from its first event.
+
+    A client may name the stream itself (``?stream=ID``, 16-64 URL-safe
+    characters), so that a browser EventSource, which reconnects to the same
+    URL with ``Last-Event-ID``, comes back to the same answer rather than
+    asking again.
+    """
+    live = live_answers()
+    wanted = http.query_params.get("stream")
+    try:
+        if wanted is not None and not STREAM_ID.fullmatch(wanted):
+            raise RequestError(400, "'stream' must be 16 to 64 letters, digits, '-' or '_'.")
+        if wanted is not None and (existing := live.get(wanted)) is not None:
+            if "last-event-id" not in http.headers:
+                raise RequestError(409, "That stream id is in use: reconnect with Last-Event-ID, or pick another.")
+            return _follow(existing, _last_event_id(http))
+        if "last-event-id" in http.headers and wanted is not None:
+            raise RequestError(404, "No such stream: it is unknown or has expired.")
         turn = open_turn(request)
     except RequestError as err:
         return _refuse(err.status, err.message)
-    return StreamingResponse(_frames(turn), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+    return _follow(live.start(turn, wanted), 0)
+
+
+async def stream_resume(request: Request) -> Response:
+    """``GET /api/streams/{id}``: follow a live or recently finished answer after ``Last-Event-ID``."""
+    if (refused := _unauthorized(request)) is not None:
+        return refused
+    answer = live_answers().get(request.path_params["stream_id"])
+    if answer is None:
+        return _refuse(404, "No such stream: it is unknown or has expired.")
+    try:
+        after = _last_event_id(request)
+    except RequestError as err:
+        return _refuse(err.status, err.message)
+    return _follow(answer, after)
+
+
+async def stream_cancel(request: Request) -> Response:
+    """``DELETE /api/streams/{id}``: stop generating now (within one token); the text so far stays."""
+    if (refused := _unauthorized(request)) is not None:
+        return refused
+    answer = live_answers().get(request.path_params["stream_id"])
+    if answer is None:
+        return _refuse(404, "No such stream: it is unknown or has expired.")
+    cancelled = answer.cancel()
+    await answer.wait()
+    return JSONResponse({"id": answer.id, "cancelled": cancelled, "last_event_id": answer.last_id})
 
 
 async def chat_stream(request: Request) -> Response:
@@ -139,7 +185,7 @@ async def chat_stream(request: Request) -> Response:
         parsed = parse_body(await _read_body(request, max_body_bytes()))
     except RequestError as err:
         return _refuse(err.status, err.message)
-    return _stream(parsed)
+    return _stream(parsed, request)
 
 
 async def query_stream(request: Request) -> Response:
@@ -154,7 +200,7 @@ async def query_stream(request: Request) -> Response:
         parsed = parse_query({k: request.query_params.getlist(k) for k in request.query_params.keys()})
     except RequestError as err:
         return _refuse(err.status, err.message)
-    return _stream(parsed)
+    return _stream(parsed, request)
 
 
 async def metrics(request: Request) -> Response:
@@ -175,6 +221,8 @@ def build_router(prefix: str = "") -> APIRouter:
     router = APIRouter(prefix=prefix)
     router.add_api_route("/api/chat/stream", chat_stream, methods=["POST"], include_in_schema=False)
     router.add_api_route("/api/stream", query_stream, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/api/streams/{stream_id}", stream_resume, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/api/streams/{stream_id}", stream_cancel, methods=["DELETE"], include_in_schema=False)
     router.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     router.add_api_route("/stream", page, methods=["GET"], include_in_schema=False)
     return router

@@ -4,6 +4,7 @@ Both are off unless their environment variables are set:
 
     API_BEARER_TOKEN                 the API (/api/*, /metrics) needs ``Authorization: Bearer <token>``
     CHAT_USERNAME, CHAT_PASSWORD     the Chainlit UI asks for this login (one without the other is refused)
+    CHAT_USERS                       more logins: ``name:password,name2:password2`` (each sees only their threads)
     CHAINLIT_AUTH_SECRET             required by Chainlit once a login is on (``chainlit create-secret``)
 """
 
@@ -17,6 +18,7 @@ from agents.errors import ConfigError
 TOKEN_VAR = "API_BEARER_TOKEN"
 USER_VAR = "CHAT_USERNAME"
 PASSWORD_VAR = "CHAT_PASSWORD"
+USERS_VAR = "CHAT_USERS"
 
 
 def bearer_token() -> str | None:
@@ -46,12 +48,25 @@ def authorized(header: str | None, query_token: str | None = None) -> bool:
     return query_token is not None and _same(query_token, expected)
 
 
-def check_password(username: str, password: str) -> bool:
-    """Whether ``username``/``password`` match the configured login (constant time)."""
+def logins() -> list[tuple[str, str]]:
+    """The configured (name, password) pairs: ``CHAT_USERNAME``/``CHAT_PASSWORD``, then ``CHAT_USERS``."""
+    found: list[tuple[str, str]] = []
     user, secret = os.environ.get(USER_VAR, ""), os.environ.get(PASSWORD_VAR, "")
-    if not user or not secret:
-        return False
-    return _same(username, user) & _same(password, secret)
+    if user and secret:
+        found.append((user, secret))
+    for entry in os.environ.get(USERS_VAR, "").split(","):
+        name, _, word = entry.strip().partition(":")
+        if name and word:
+            found.append((name, word))
+    return found
+
+
+def check_password(username: str, password: str) -> bool:
+    """Whether ``username``/``password`` match a configured login (each pair compared in constant time)."""
+    ok = False
+    for user, secret in logins():
+        ok |= _same(username, user) & _same(password, secret)
+    return ok
 
 
 def login_configured() -> bool:
@@ -64,7 +79,7 @@ def login_configured() -> bool:
     if bool(user) != bool(secret):
         given, missing = (USER_VAR, PASSWORD_VAR) if user else (PASSWORD_VAR, USER_VAR)
         raise ConfigError(f"{given} is set without {missing}: set both to require the login, or neither.")
-    return bool(user)
+    return bool(logins())
 
 
 def enable_password_login() -> bool:

@@ -150,7 +150,7 @@ def parse_query(params: Mapping[str, list[str]]) -> ChatRequest:
     fields: dict[str, Any] = {}
     prompt: str | None = None
     for name, values in params.items():
-        if name == "token":  # the bearer token, for EventSource, which cannot send headers
+        if name in ("token", "stream"):  # the bearer token (EventSource sends no headers); the stream id (web.api)
             continue
         value: Any = values[-1] if len(values) == 1 or name != "guards" else values
         if name == "prompt":

@@ -1,6 +1,8 @@
 """Encode the typed event stream as Server-Sent Events.
 
-One event becomes one SSE frame with a name and a single line of JSON data:
+One event becomes one SSE frame with its number in the answer (``id: N``,
+1, 2, 3...; a client that reconnects sends the last one it got as
+``Last-Event-ID``), a name and a single line of JSON data:
 
     event: delta      data: {"text": "..."}                    new text to append
     event: replace    data: {"text": "...", "reason": "..."}   replace all text shown so far
@@ -28,12 +30,13 @@ MEDIA_TYPE = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def frame(name: str, data: Any) -> bytes:
-    """One SSE frame: ``event: NAME`` and one ``data:`` line of compact JSON."""
+def frame(name: str, data: Any, event_id: int | None = None) -> bytes:
+    """One SSE frame: ``id: N`` (when given), ``event: NAME`` and one ``data:`` line of compact JSON."""
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     # A lone surrogate ("\ud800" sent as JSON, echoed back) has no UTF-8 form; it can only sit inside
     # a JSON string here, where backslashreplace writes it as the JSON escape \ud800 it came in as.
-    return f"event: {name}\ndata: {payload}\n\n".encode("utf-8", "backslashreplace")
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {name}\ndata: {payload}\n\n".encode("utf-8", "backslashreplace")
 
 
 def comment(text: str = "") -> bytes:
@@ -41,19 +44,19 @@ def comment(text: str = "") -> bytes:
     return f": {text}\n\n".encode()
 
 
-def encode(event: Event) -> bytes:
-    """The SSE frame for one typed event."""
+def encode(event: Event, event_id: int | None = None) -> bytes:
+    """The SSE frame for one typed event; ``event_id`` is its number in the answer's log."""
     match event:
         case TextDelta(text=text):
-            return frame("delta", {"text": text})
+            return frame("delta", {"text": text}, event_id)
         case Replace(text=text, reason=reason):
-            return frame("replace", {"text": text, "reason": reason})
+            return frame("replace", {"text": text, "reason": reason}, event_id)
         case Notice(kind=kind, message=message, data=data):
-            return frame("notice", {"kind": kind, "message": message, "data": dict(data)})
+            return frame("notice", {"kind": kind, "message": message, "data": dict(data)}, event_id)
         case Done(stats=stats):
-            return frame("done", stats.to_dict())
+            return frame("done", stats.to_dict(), event_id)
         case Failed(error=error, stats=stats):
-            return frame("error", {"message": str(error), "kind": error.kind, "stats": stats.to_dict()})
+            return frame("error", {"message": str(error), "kind": error.kind, "stats": stats.to_dict()}, event_id)
     raise TypeError(f"not an event: {event!r}")
 
 

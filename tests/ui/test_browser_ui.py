@@ -7,6 +7,7 @@ session per test.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -93,6 +94,16 @@ async def test_the_apps_own_lines_keep_their_colons(page: Any) -> None:
     assert "buffer='tokens:x'" in error["text"], error
 
 
+async def clipboard_text(page: Any) -> str:
+    """The clipboard's text once the copy landed (the write is async; an async predicate's Promise counts as done)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_MS / 1000
+    while True:
+        got = str(await page.evaluate("async () => await navigator.clipboard.readText()"))
+        if got or asyncio.get_running_loop().time() > deadline:
+            return got
+        await page.wait_for_timeout(50)
+
+
 async def choose_failure(page: Any, mode: str, n: str, count: str) -> None:
     """Switch "Simulate failure" on: disconnects ``mode`` at token ``n``, ``count`` in a row."""
     await open_settings(page)
@@ -118,8 +129,7 @@ async def test_one_answer_is_one_bubble_and_its_copy_icon_copies_the_answer(page
     assert "1 retry" in next(m["text"] for m in shown if m["author"] == "Stats")
     copy = page.locator(f"#{answer['id']}").locator("button").last
     await copy.click()
-    copied = await page.wait_for_function("async () => (await navigator.clipboard.readText()) || null", timeout=WAIT_MS)
-    assert await copied.json_value() == text
+    assert await clipboard_text(page) == text
 
 
 async def test_continue_carries_on_in_the_same_bubble_and_the_old_error_goes(page: Any) -> None:

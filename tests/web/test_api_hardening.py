@@ -24,6 +24,7 @@ import pytest
 
 from agents.errors import ConfigError, InvalidSetting
 from agents.events import Event, Stats, TextDelta
+from chat.live import LiveAnswers
 from chat.settings import Settings, coerce
 from tests.webapp import ROOT, SCRUBBED_ENV, TOKEN, App, free_port, running_app
 from web import api, auth, sse
@@ -95,7 +96,8 @@ class _BrokenTurn:
 
 
 async def test_a_stream_that_fails_mid_way_still_ends_with_an_error_event() -> None:
-    frames: AsyncGenerator[bytes, None] = api._frames(_BrokenTurn())  # type: ignore[arg-type]
+    answer = LiveAnswers(grace=0).start(_BrokenTurn())  # type: ignore[arg-type]
+    frames: AsyncGenerator[bytes, None] = api._frames(answer, 0)
     events = sse.parse(b"".join([f async for f in frames]).decode())
     assert events[0] == ("delta", {"text": "partial"})
     assert events[-1][0] == "error" and events[-1][1]["kind"] == "internal"

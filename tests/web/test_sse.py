@@ -114,7 +114,9 @@ def test_query_form_needs_a_prompt_and_ignores_the_token() -> None:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with running_app(tmp_path_factory.mktemp("sse"), env={"API_MAX_BODY_BYTES": "20000"}) as running:
+    # grace 0: a dropped client cancels its answer at once (test_resumable_sse.py covers the grace period)
+    env = {"API_MAX_BODY_BYTES": "20000", "STREAM_GRACE_SECONDS": "0"}
+    with running_app(tmp_path_factory.mktemp("sse"), env=env) as running:
         yield running
 
 

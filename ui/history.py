@@ -1,0 +1,145 @@
+"""A thread's history in the database: what each answer put in the model's context, and getting it back.
+
+Each answer's message carries, in its step metadata::
+
+    {"answer": "streaming" | OUTCOME | "interrupted",   # how it ended (streaming: not ended yet)
+     "context": [["user", "..."], ["assistant", "..."]], # what this exchange added to the model's context
+     "for": "<the user message's id>"}
+
+``context`` is what the session's history gained, so a resumed thread's
+context equals the one before, message for message, whatever the screen
+shows (a redacted prompt, a block line, notices and stats are not context).
+While an answer streams, a checkpoint rewrites its step at most once per
+``CHECKPOINT_S`` with the text so far, so a crash loses at most that much; a
+step still marked ``streaming`` when nobody is generating it was cut off by a
+crash or a restart, and resumes as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.events import Done, Failed
+from agents.providers.base import ChatMessage
+from chat.live import LiveAnswer
+
+log = logging.getLogger(__name__)
+ANSWER = "answer"
+STREAMING = "streaming"
+INTERRUPTED = "interrupted"
+#: At most this much text (in seconds of generation) is lost if the server dies mid-answer.
+CHECKPOINT_S = 1.0
+ROLES = ("user", "assistant")
+
+
+def data_layer() -> Any | None:
+    """Chainlit's data layer when persistence is on and working, else ``None``."""
+    from chainlit.data import get_data_layer
+
+    layer = get_data_layer()
+    if layer is None or getattr(layer, "failure", None) is not None:
+        return None
+    return layer
+
+
+def context_rows(messages: Sequence[ChatMessage]) -> list[list[str]]:
+    """History entries as JSON-ready ``[role, content]`` pairs."""
+    return [[m.role, m.content] for m in messages]
+
+
+def answer_metadata(state: str, context: Sequence[ChatMessage], for_id: str | None) -> dict[str, Any]:
+    """The metadata an answer's step carries (see the module docstring)."""
+    return {ANSWER: state, "context": context_rows(context), "for": for_id}
+
+
+@dataclass
+class Restored:
+    """What a stored thread gives back."""
+
+    history: list[ChatMessage] = field(default_factory=list)
+    #: User message id -> length of the history before that message (for edits).
+    marks: dict[str, int] = field(default_factory=dict)
+    #: The last answer's step if it was cut off mid-stream (a crash or restart), else ``None``.
+    cut_off: dict[str, Any] | None = None
+
+
+def restore(steps: Sequence[Mapping[str, Any]]) -> Restored:
+    """Rebuild the model's context from a thread's steps, in order."""
+    out = Restored()
+    for step in steps:
+        meta = step.get("metadata") or {}
+        if not isinstance(meta, Mapping) or ANSWER not in meta:
+            continue
+        if for_id := meta.get("for"):
+            out.marks[str(for_id)] = len(out.history)
+        rows = meta.get("context") or []
+        if meta[ANSWER] == STREAMING:  # its checkpoint: the prompt, and the text as of the last write
+            rows = [r for r in rows if r[0] == "user"]
+            if text := step.get("output") or "":
+                rows = [*rows, ["assistant", text]]
+        out.history += [ChatMessage(role, str(content)) for role, content in rows if role in ROLES]
+        out.cut_off = dict(step) if meta[ANSWER] in (STREAMING, INTERRUPTED) else None
+    return out
+
+
+class Checkpoints:
+    """Follows a live answer and writes its step: at most once per ``interval``, and once at the end.
+
+    It counts as a follower, so with persistence on an answer runs to its end
+    even when every page has gone (the user can come back to it).
+    """
+
+    def __init__(
+        self,
+        answer: LiveAnswer,
+        step: Callable[[], dict[str, Any]],
+        *,
+        interval: float = CHECKPOINT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.answer = answer
+        self._step = step
+        self.interval = interval
+        self._clock = clock
+        #: Database writes made, for the benchmark.
+        self.writes = 0
+
+    async def run(self) -> None:
+        """Write checkpoints until the answer ends; the final state is written by ``finish``."""
+        last = self._clock()
+        events = self.answer.follow(0)
+        try:
+            async for _, event in events:
+                if isinstance(event, Done | Failed):
+                    break
+                if self._clock() - last >= self.interval:
+                    await self.write()
+                    last = self._clock()
+        finally:
+            await events.aclose()
+
+    async def write(self) -> None:
+        """Write the step as it is now; a database error never reaches the answer."""
+        if (layer := data_layer()) is None:
+            return
+        try:
+            await layer.update_step(self._step())
+            self.writes += 1
+        except Exception:  # noqa: BLE001 - the data layer says its own failure once; the answer goes on
+            log.exception("saving a partial answer failed")
+
+
+def spawn(coro: Any) -> asyncio.Task[Any]:
+    """A background task kept referenced until it ends."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return task
+
+
+_tasks: set[asyncio.Task[Any]] = set()

@@ -1,0 +1,90 @@
+"""Switch on conversation history: Chainlit's data layer on ``DATABASE_URL``, and a local user when nobody logs in.
+
+Chainlit shows the thread list only with a data layer *and* an authenticated
+user.  With a password login configured, users log in and each sees only
+their own threads.  Without one, every visitor is one local user through
+Chainlit's header-auth hook (no login page): this is a single-person install.
+Chainlit needs a JWT secret once any login is on; without
+``CHAINLIT_AUTH_SECRET`` one is made on first run and kept in
+``.chat-auth-secret`` (mode 0600) so sessions survive a restart.
+
+A database that cannot be used gives one line on stderr at startup, and the
+chat runs without history; it never stops the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import chainlit as cl
+
+from store.database import ROOT, DatabaseError, database_url, describe, prepare_blocking
+from store.datalayer import DataLayer
+
+LOCAL_USER_VAR = "CHAT_LOCAL_USER"
+SECRET_FILE = ROOT / ".chat-auth-secret"
+log = logging.getLogger(__name__)
+#: Why history is off (a bad ``DATABASE_URL`` or database), shown once in each new chat; ``None`` if fine or off.
+problem: str | None = None
+
+
+def _say(line: str) -> None:
+    global problem
+    problem = line
+    print(line, file=sys.stderr, flush=True)
+
+
+def install(login_configured: bool) -> DataLayer | None:
+    """Register the data layer (or none) and, with history on and no password login, the local user."""
+    layer: DataLayer | None = None
+    url: str | None = None
+    try:
+        url = database_url()
+        if url is not None:
+            prepare_blocking(url)
+            layer = DataLayer(url)
+    except DatabaseError as err:
+        shown = describe(url) if url else "DATABASE_URL"
+        _say(f"Conversation history is off: {shown}: {err}")
+
+    # Always registered: without it Chainlit would read DATABASE_URL itself and expect PostgreSQL.
+    cl.data_layer(lambda: layer)  # type: ignore[arg-type,return-value]
+    if layer is not None and not login_configured:
+        _local_user()
+    return layer
+
+
+def failure() -> str | None:
+    """The line the data layer said when the database failed while running, else ``None``."""
+    from chainlit.data import get_data_layer
+
+    layer = get_data_layer()
+    return getattr(layer, "failure", None)
+
+
+def _local_user() -> None:
+    if not os.environ.get("CHAINLIT_AUTH_SECRET"):
+        os.environ["CHAINLIT_AUTH_SECRET"] = _secret(SECRET_FILE)
+    identifier = os.environ.get(LOCAL_USER_VAR, "").strip() or "local"
+
+    @cl.header_auth_callback
+    async def _local(headers: object) -> cl.User:
+        return cl.User(identifier=identifier, metadata={"provider": "local"})
+
+
+def _secret(path: Path) -> str:
+    try:
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        value = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(value)
+        return value
+    except OSError as err:  # a read-only folder: sessions then last as long as the process
+        log.warning("could not keep the login secret in %s (%s); sessions end with the process", path, err)
+        return secrets.token_urlsafe(48)
