@@ -31,12 +31,25 @@ class ChainlitSink:
         self.message = message or cl.Message(content="")
         self._finished = False
         self._verdicts: list[dict[str, Any]] = []  # guardrail verdicts, shown as a Step under the message
+        self._waiting: cl.Message | None = None  # "waiting for the model (N ahead)", until the first token
 
     async def handle(self, event: Event) -> None:
         """Render one event."""
         match event:
             case TextDelta(text=text):
+                await self._end_wait()
                 await self.message.stream_token(text)
+            case Notice(kind="waiting", message=message):
+                if self._waiting is None:
+                    self._waiting = cl.Message(content=f"_{message}_", author="notice")
+                    await self._waiting.send()
+                else:
+                    self._waiting.content = f"_{message}_"
+                    await self._waiting.update()
+            case Notice(kind="cut_off", message=message):
+                # Continue carries the answer on past the limit, in this same message.
+                self.message.actions = [continue_action()]
+                await cl.Message(content=f"_{message}_", author="notice").send()
             case Replace(text=text):
                 await self.message.stream_token(text, is_sequence=True)
             case Notice(kind=verdicts.NOTICE_KIND, data=data):
@@ -63,10 +76,16 @@ class ChainlitSink:
         """Stop was pressed: keep what was shown and say so."""
         await self._finish(text, stats)
 
+    async def _end_wait(self) -> None:
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            await waiting.remove()
+
     async def _finish(self, text: str, stats: Stats | None) -> None:
         if self._finished:
             return
         self._finished = True
+        await self._end_wait()
         if text or self.message.streaming:
             self.message.content = text
             await self.message.send()

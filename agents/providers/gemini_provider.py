@@ -25,7 +25,7 @@ from agents.errors import (
     ProviderTimeout,
     ServerError,
 )
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece
 from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
 
 if TYPE_CHECKING:
@@ -160,8 +160,11 @@ class GeminiProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text as Gemini streams it; only new text after ``continue_from``."""
+    ) -> AsyncGenerator[Piece, None]:
+        """Yield the answer's text as Gemini streams it; only new text after ``continue_from``.
+
+        ``MAX_TOKENS`` ends the stream with ``Finish("length")``, as OpenAI's ``length`` does.
+        """
         import httpx
         from google.genai import errors as genai_errors
         from google.genai import types
@@ -170,6 +173,7 @@ class GeminiProvider:
         model = body["model"]
         sent: list[str] = []
         finished = False
+        cut_off = False
         try:
             client, _ = await self._clients.get()
             chunks = await client.aio.models.generate_content_stream(
@@ -187,6 +191,7 @@ class GeminiProvider:
                         raise self._blocked(reason, "".join(sent))
                     if reason and reason not in {"FINISH_REASON_UNSPECIFIED", "CONTINUATION"}:
                         finished = True
+                        cut_off = reason == "MAX_TOKENS"
             finally:
                 # Stop or an error: release the HTTP response now, not when the SDK's generator is collected.
                 close = getattr(chunks, "aclose", None)
@@ -194,6 +199,9 @@ class GeminiProvider:
                     await close()
         except (genai_errors.APIError, genai_errors.UnknownApiResponseError, httpx.HTTPError) as err:
             raise self._map(err, model, "".join(sent)) from _cause(err)
+        if cut_off:
+            yield Finish("length")
+            return
         if not finished:
             # A clean close without a finish reason is a cut answer, not a complete one.
             raise ConnectionLost(

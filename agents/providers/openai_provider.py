@@ -22,7 +22,7 @@ from agents.errors import (
     ProviderTimeout,
     ServerError,
 )
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece
 from agents.providers.remote import PerLoop, continuation_messages, error_for_status, parse_retry_after, redact
 
 if TYPE_CHECKING:
@@ -118,14 +118,18 @@ class OpenAIProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text as the server streams it; only new text after ``continue_from``."""
+    ) -> AsyncGenerator[Piece, None]:
+        """Yield the answer's text as the server streams it; only new text after ``continue_from``.
+
+        ``finish_reason: length`` ends the stream with ``Finish("length")``.
+        """
         import openai
 
         body = self.request(messages, params, continue_from)
         model = body["model"]
         sent: list[str] = []
         finished = False
+        cut_off = False
         try:
             client = await self._clients.get()
             response = await client.chat.completions.create(**body)
@@ -146,8 +150,12 @@ class OpenAIProvider:
                             )
                         if choice.finish_reason is not None:
                             finished = True
+                            cut_off = choice.finish_reason == "length"
         except openai.OpenAIError as err:
             raise self._map(err, model, "".join(sent)) from _cause(err)
+        if cut_off:
+            yield Finish("length")
+            return
         if not finished:
             # A clean close without a finish reason is a cut answer, not a complete one.
             raise ConnectionLost(
