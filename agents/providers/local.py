@@ -351,6 +351,19 @@ class LocalModel:
     def _serve(self) -> None:
         """The worker's loop: admit queued jobs into free slots, then give each active job one step."""
         active: list[tuple[_Job, _Slot, Step]] = []
+        try:
+            self._rounds(active)
+        except BaseException as err:  # a bug here must not leave answers waiting for ever
+            with self._lock:
+                self._serving = False
+                orphans = [*self._queue, *(job for job, _, _ in active)]
+                self._queue.clear()
+            for job in orphans:
+                job.emit(ProviderError(f"The local model's scheduler failed: {err}", provider="local"))
+                job.emit(_DONE)
+            raise
+
+    def _rounds(self, active: list[tuple[_Job, _Slot, Step]]) -> None:
         while True:
             with self._lock:
                 if not self._queue and not active:
@@ -361,12 +374,22 @@ class LocalModel:
                 self._queue = deque(queue)
             for job in dropped:
                 job.emit(_DONE)
+            for entry in [entry for entry in active if entry[0].stop.is_set()]:
+                self._finish(entry, active)  # a stopped answer frees its slot before anyone is admitted
             while True:
                 with self._lock:
                     head = self._queue[0] if self._queue else None
                 if head is None:
                     break
-                slot = self._free_slot(head)
+                try:
+                    slot = self._free_slot(head)
+                except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
+                    with self._lock:
+                        self._queue.popleft()
+                    typed = err if isinstance(err, ProviderError | ConfigError) else None
+                    head.emit(typed or ProviderError(f"The local model failed to load: {err}", provider="local"))
+                    head.emit(_DONE)
+                    continue
                 if slot is None:
                     break
                 with self._lock:
@@ -393,12 +416,16 @@ class LocalModel:
                     job.emit(ProviderError(f"The local model failed: {err}", provider="local"))
                     finished = True
                 if finished:
-                    steps.close()
-                    slot.busy = False
-                    self._tick += 1
-                    slot.used = self._tick
-                    active.remove(entry)
-                    job.emit(_DONE)
+                    self._finish(entry, active)
+
+    def _finish(self, entry: tuple[_Job, _Slot, Step], active: list[tuple[_Job, _Slot, Step]]) -> None:
+        job, slot, steps = entry
+        steps.close()
+        slot.busy = False
+        self._tick += 1
+        slot.used = self._tick
+        active.remove(entry)
+        job.emit(_DONE)
 
     def _free_slot(self, job: _Job) -> _Slot | None:
         """An idle slot (the one that served this conversation, else the least recently used), a new one, or None."""
@@ -422,7 +449,6 @@ class LocalModel:
         llm = slot.llm
         params = job.params
         max_tokens = params.max_tokens or DEFAULT_SAMPLING.max_tokens
-        job.emit(Waiting(0))  # reading the prompt: the stall timer waits for the first token
         prompt = yield from self._prompt_tokens(llm, job.messages, min(max_tokens, self.n_ctx // 2), job.stop)
         if job.stop.is_set():
             return
@@ -571,7 +597,10 @@ class LocalModel:
         queue: asyncio.Queue[object] = asyncio.Queue()
 
         def emit(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                job.stop.set()
 
         job = _Job(
             messages=[{"role": m.role, "content": m.content} for m in messages],
@@ -581,6 +610,9 @@ class LocalModel:
         )
         self._submit(job)
         try:
+            # Until the first token, silence is queueing or prompt reading, not a stall; the worker
+            # reports a place in the queue (Waiting(n)) only if the answer really waits for a slot.
+            yield Waiting(0)
             while True:
                 item = await queue.get()
                 if item is _DONE:
