@@ -105,12 +105,19 @@ async def test_stop_on_one_answer_leaves_the_other_byte_identical(two_slots: Loc
 # -- the prompt cache -------------------------------------------------------------------------------
 
 
+#: A first turn of several canonical chunks, so a follow-up has whole chunks to reuse.
+BRIEFED = [
+    ChatMessage("system", "You are a careful maths tutor. " + "Explain each step in one short sentence. " * 12),
+    ChatMessage("user", "What is 3+4?"),
+]
+
+
 def follow_up(first_answer: str) -> list[ChatMessage]:
-    return [*QUESTION, ChatMessage("assistant", first_answer), ChatMessage("user", "And what is 5+6?")]
+    return [*BRIEFED, ChatMessage("assistant", first_answer), ChatMessage("user", "And what is 5+6?")]
 
 
 async def test_a_follow_up_reuses_the_cache_and_matches_an_uncached_run(two_slots: LocalModel) -> None:
-    first = await text_of(two_slots.stream(QUESTION, GREEDY))
+    first = await text_of(two_slots.stream(BRIEFED, GREEDY))
     before = two_slots.prompt_tokens_evaluated
     cached = await text_of(two_slots.stream(follow_up(first), GREEDY))
     evaluated = two_slots.prompt_tokens_evaluated - before
@@ -133,14 +140,12 @@ async def test_the_same_prompt_twice_is_a_cache_hit_with_the_same_answer(two_slo
     assert two_slots.prompt_tokens_evaluated - before < 64, "at most the last canonical chunk is evaluated again"
 
 
-async def test_a_continuation_on_a_cold_model_matches_the_unbroken_answer(two_slots: LocalModel) -> None:
-    whole = await text_of(two_slots.stream(STORY, GREEDY))
-    partial = whole[: len(whole) // 2]
-    fresh = LocalModel(locate_model(), slots=1)
-    try:
-        rest = await text_of(fresh.stream(STORY, GREEDY, continue_from=partial))
-    finally:
-        fresh.close()
+async def test_a_continuation_after_its_cache_was_evicted_matches_the_unbroken_answer(two_slots: LocalModel) -> None:
+    pieces = [p async for p in two_slots.stream(STORY, GREEDY) if isinstance(p, str)]
+    whole, partial = "".join(pieces), "".join(pieces[: len(pieces) // 2])  # the runner resumes at a piece boundary
+    others = [[SYSTEM, ChatMessage("user", f"Name {n} colours.")] for n in (2, 3)]
+    await asyncio.gather(*(text_of(two_slots.stream(m, GREEDY)) for m in others))  # both slots now hold others
+    rest = await text_of(two_slots.stream(STORY, GREEDY, continue_from=partial))
     assert partial + rest == whole
 
 
@@ -154,7 +159,8 @@ async def test_the_local_model_marks_an_answer_cut_by_the_limit(two_slots: Local
     events = [e async for e in runner.run(STORY, GenerationParams(temperature=0, max_tokens=8))]
     done = events[-1]
     assert isinstance(done, Done) and done.stats.cut_off and done.stats.cut_off_at == 8
-    short = [e async for e in runner.run(QUESTION, GenerationParams(temperature=0, max_tokens=200))]
+    yes_or_no = [SYSTEM, ChatMessage("user", "Reply with one word: yes or no. Is the sky blue?")]
+    short = [e async for e in runner.run(yes_or_no, GenerationParams(temperature=0, max_tokens=60))]
     assert isinstance(short[-1], Done) and short[-1].stats.finish_reason == "stop"
 
 
