@@ -237,3 +237,40 @@ def test_trimming_stops_when_the_answer_is_stopped(counting: CountingModel) -> N
     counting.tokenized_chars = 0
     tokens, _ = drain_steps(steps)
     assert tokens == [] and counting.tokenized_chars == 0
+
+
+# -- threads ----------------------------------------------------------------------------------------
+
+
+def test_the_thread_tuner_follows_the_faster_count() -> None:
+    from agents.providers.local import ThreadTuner
+
+    tuner = ThreadTuner([1, 2])
+    assert tuner.choose() == 2, "all cores until something is measured"
+    tuner.record(2, 0.100)
+    assert tuner.choose() == 1, "the other count is measured early"
+    tuner.record(1, 0.015)
+    picks = []
+    for _ in range(64):
+        n = tuner.choose()
+        picks.append(n)
+        tuner.record(n, 0.015 if n == 1 else 0.100)  # a busy machine: two threads wait on each other
+    assert picks.count(1) >= 60 and 2 in picks, "the fast count is used; the other is re-measured now and then"
+    for _ in range(400):
+        n = tuner.choose()
+        tuner.record(n, 0.024 if n == 1 else 0.015)  # the machine went idle: 42 against 66 tok/s
+    assert tuner.best == 2
+
+
+async def test_greedy_output_does_not_depend_on_the_thread_count() -> None:
+    model = LocalModel(locate_model(), n_threads=1, slots=1)
+    try:
+        one = await text_of(model.stream(QUESTION, GREEDY))
+    finally:
+        model.close()
+    model = LocalModel(locate_model(), n_threads=2, slots=1)
+    try:
+        two = await text_of(model.stream(QUESTION, GREEDY))
+    finally:
+        model.close()
+    assert one == two
