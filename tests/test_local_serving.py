@@ -274,3 +274,20 @@ async def test_greedy_output_does_not_depend_on_the_thread_count() -> None:
     finally:
         model.close()
     assert one == two
+
+
+async def test_while_idle_the_last_answer_is_cached_for_the_follow_up_and_greedy_stays_exact(
+    two_slots: LocalModel,
+) -> None:
+    first = await text_of(two_slots.stream(BRIEFED, GREEDY))
+    await two_slots.wait_idle()  # the user reads the answer: the worker evaluates it for the next turn
+    before = two_slots.prompt_tokens_evaluated
+    cached = await text_of(two_slots.stream(follow_up(first), GREEDY))
+    evaluated = two_slots.prompt_tokens_evaluated - before
+    fresh = LocalModel(locate_model(), slots=1)
+    try:
+        uncached = await text_of(fresh.stream(follow_up(first), GREEDY))
+    finally:
+        fresh.close()
+    assert cached == uncached
+    assert evaluated < 64 + 16, f"only the last chunk and the new question are evaluated, not {evaluated} tokens"

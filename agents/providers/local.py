@@ -165,6 +165,8 @@ class _Slot:
     used: int = 0
     #: Hashes of the messages of the last answer it served, to send a follow-up turn back to it.
     messages: list[int] = field(default_factory=list)
+    #: Steps that re-evaluate the last answer as the next turn's prompt will hold it (``_postfill``).
+    postfill: Step | None = None
 
     def cached(self) -> list[int]:
         return self.llm.input_ids[: self.llm.n_tokens].tolist()
@@ -311,6 +313,8 @@ class LocalModel:
         self.tokens_generated = 0
         #: Prompt tokens evaluated since load (a cache hit evaluates fewer); for tests and benchmarks.
         self.prompt_tokens_evaluated = 0
+        #: Tokens of finished answers evaluated ahead of the next turn while idle (``_postfill``).
+        self.postfilled_tokens = 0
         # The queue: jobs waiting for a slot, handed over from the event loop under the lock.
         self._lock = threading.Lock()
         self._queue: deque[_Job] = deque()
@@ -424,12 +428,16 @@ class LocalModel:
     def _rounds(self, active: list[tuple[_Job, _Slot, Step]]) -> None:
         while True:
             with self._lock:
-                if not self._queue and not active:
+                idle = not self._queue and not active
+                if idle and not any(slot.postfill for slot in self._slots):
                     self._serving = False
                     return
                 queue = [job for job in self._queue if not job.stop.is_set()]
                 dropped = [job for job in self._queue if job.stop.is_set()]
                 self._queue = deque(queue)
+            if idle:
+                self._postfill_step()  # only when no answer wants the worker
+                continue
             for job in dropped:
                 job.emit(_DONE)
             for entry in [entry for entry in active if entry[0].stop.is_set()]:
@@ -452,6 +460,9 @@ class LocalModel:
                     break
                 with self._lock:
                     self._queue.popleft()
+                if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
+                    slot.postfill.close()
+                    slot.postfill = None
                 slot.busy = True
                 active.append((head, slot, self._steps(head, slot)))
             with self._lock:
@@ -526,6 +537,7 @@ class LocalModel:
             llm.set_seed(params.seed)
         temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        shown = [job.continue_from]
         generated = list(prefix)
         text_len = len(job.continue_from)
         marks = [(len(generated), text_len)]
@@ -565,6 +577,7 @@ class LocalModel:
                     text_len += len(piece)
                     marks.append((len(generated), text_len))
                     job.emit(piece)
+                    shown.append(piece)
                 count += 1
                 if count >= budget or job.stop.is_set():
                     break
@@ -575,8 +588,50 @@ class LocalModel:
             return
         if tail:
             job.emit(tail)
+            shown.append(tail)
         if not natural and count >= budget:
             job.emit(Finish("length", len(generated)))
+        slot.postfill = self._postfill(slot, job.messages, "".join(shown))
+
+    def _postfill_step(self) -> None:
+        slot = next(slot for slot in self._slots if slot.postfill is not None)
+        assert slot.postfill is not None
+        try:
+            next(slot.postfill)
+        except StopIteration:
+            slot.postfill = None
+        except Exception:  # noqa: BLE001 - only an optimisation: forget it, the next prefill starts over
+            slot.postfill = None
+            slot.prompt_len = 0
+
+    def _postfill(self, slot: _Slot, messages: list[dict[str, str]], answer: str) -> Step:
+        """While the worker is idle, evaluate the answer just given as the next turn's prompt will hold it.
+
+        Generation evaluated the answer one token at a time, which a cold run of the
+        next prompt would not reproduce (``_reusable``), so a follow-up would have
+        to evaluate it again before its first token.  Done here, in canonical
+        chunks, the follow-up finds it cached.  Only full chunks are evaluated; an
+        answer that needs the slot stops this at a chunk boundary, cache consistent.
+        """
+        yield  # nothing happens until the worker is idle
+        llm = slot.llm
+        said = [*messages, {"role": "assistant", "content": answer}]
+        following = self._tokens(llm, [*said, {"role": "user", "content": "."}])
+        target = following[: _common_prefix(self._tokens(llm, said), following)]
+        end = min(len(target), self.n_ctx - 1) // CHUNK * CHUNK
+        keep = min(_common_prefix(slot.cached(), target), slot.prompt_len // CHUNK * CHUNK)
+        if end <= keep:
+            return
+        yield
+        llm.n_tokens = keep
+        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        slot.prompt_len = keep
+        _set_threads(llm, self.threads.best)
+        for start, stop in _chunks(keep, end):
+            llm.eval(target[start:stop])
+            self.postfilled_tokens += stop - start
+            slot.prompt_len = stop
+            yield
 
     def _prefill(self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event) -> Step:
         """Leave ``slot``'s cache as an uncached run would have built it, up to the last token of ``prefix``.
