@@ -21,8 +21,9 @@ evaluates only what changed.  Greedy output must not depend on the cache, so
 prompts are always evaluated in one canonical layout (``_chunks``) and only
 the parts of the cache laid out that way are reused (``_reusable``).
 
-Threads: all the cores this process may use by default (the fastest on the
-2-core machine, ``bench/bench_local_threads.py``); ``LOCAL_THREADS`` overrides.
+Threads: up to all the cores this process may use; ``ThreadTuner`` times the
+decodes and keeps the fastest thread count as the machine's load changes
+(``bench/bench_local_throughput.py``).  ``LOCAL_THREADS`` fixes the count.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _env_count(name: str) -> int | None:
 
 
 def default_threads() -> int:
-    """``LOCAL_THREADS``, else every core this process may run on (measured fastest)."""
+    """``LOCAL_THREADS``, else every core this process may run on (the most ``ThreadTuner`` will use)."""
     override = _env_count(ENV_THREADS)
     if override is not None:
         return override
