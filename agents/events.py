@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from agents.errors import ChatError
+from agents.providers.base import FinishReason
 
 Outcome = Literal["complete", "cancelled", "error", "blocked", "interrupted"]
 
@@ -42,6 +43,15 @@ class Stats:
     retries: int = 0
     resumes: tuple[int, ...] = ()
     verdicts: tuple[Mapping[str, Any], ...] = ()
+    #: Why the answer ended, when it did end (``None``: cancelled, failed, blocked).
+    finish_reason: FinishReason | None = None
+    #: With ``finish_reason == "length"``: the answer's length in tokens where the limit cut it.
+    cut_off_at: int | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """The token limit stopped the answer: it is not complete, and Continue can carry it on."""
+        return self.finish_reason == "length"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -57,9 +67,18 @@ class Stats:
         parts = [f"TTFT {ttft}", f"{self.tokens:,} tokens", f"{rate} tok/s", f"{self.total_ms / 1000:,.2f} s"]
         if self.retries:
             parts.append(f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}")
+        if self.cut_off:
+            parts.append(cut_off_message(self.cut_off_at))
+        elif self.finish_reason == "content_filter":
+            parts.append("stopped by a content filter")
         if self.outcome != "complete":
             parts.append(self.outcome)
         return " · ".join(parts) + f" · {self.provider}/{self.model}"
+
+
+def cut_off_message(tokens: int | None) -> str:
+    """The words every sink shows under an answer the token limit stopped."""
+    return f"cut off at {tokens:,} tokens" if tokens is not None else "cut off at the token limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +105,8 @@ class NoticeKind(StrEnum):
     RESUMED = "resumed"  # text flows again after a break
     GAVE_UP = "gave_up"  # the retry budget ran out; the partial answer stays
     GUARDRAIL = "guardrail"  # a guardrail verdict (block, redact or warn) on the message or the answer
+    WAITING = "waiting"  # the answer is queued for the model: "waiting for the model (N ahead)"
+    CUT_OFF = "cut_off"  # the token limit stopped the answer; Continue carries it on
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from agents.errors import ConnectionLost, InvalidSetting, ProviderError, RateLimited, ServerError
-from agents.providers.base import ChatMessage, GenerationParams, Provider
+from agents.providers.base import ChatMessage, GenerationParams, Piece, Provider
 
 FaultKind = Literal["disconnect", "stall", "rate_limit", "server_error"]
 FaultMode = Literal["once", "every", "probability"]
@@ -182,7 +182,7 @@ class FaultyProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[Piece, None]:
         """The inner provider's pieces, with the injected failure before the due one."""
         injector = self.injector
         delivered: list[str] = []
@@ -196,6 +196,9 @@ class FaultyProvider:
                     piece = await anext(stream)
                 except StopAsyncIteration:
                     return
+                if not isinstance(piece, str):  # Waiting / Finish: not a token, passed through as it is
+                    yield piece
+                    continue
                 if piece:
                     injector.position += 1
                     delivered.append(piece)

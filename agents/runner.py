@@ -19,6 +19,12 @@ When the budget runs out, the run ends with ``Failed`` and outcome
 Reads from a provider's generator run in a task that is kept across the stall
 timer, so a timeout never abandons a read half-way: the task is cancelled and
 awaited (the generator unwinds its own ``finally``), then the stream is closed.
+
+The stall timer measures silence from a provider that has started: after a
+``Waiting`` item (queued, or reading a long prompt) it is off until the next
+text piece, and a queue place is shown as a ``Notice(NoticeKind.WAITING)``.  A
+``Finish("length")`` item marks the answer cut off: the stats record it and a
+``Notice(NoticeKind.CUT_OFF)`` tells every sink, before ``Done``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 from agents.errors import (
     ChatError,
     ConnectionLost,
+    ContentBlocked,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -41,10 +48,10 @@ from agents.errors import (
     ServerError,
     Stalled,
 )
-from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta
+from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta, cut_off_message
 from agents.faults import FaultInjector, parse_fault
 from agents.providers import registry
-from agents.providers.base import ChatMessage, GenerationParams, Provider
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Waiting
 from agents.retry import Backoff, RetryPolicy
 from agents.seam import CutWord, SeamTrimmer, split_cut_word
 from agents.settings import RunSettings
@@ -61,11 +68,13 @@ _END = object()
 class _Reader:
     """Reads one provider stream piece by piece, with a stall timer that never abandons a read."""
 
-    def __init__(self, stream: AsyncGenerator[str, None], timeout: float | None, provider: str) -> None:
+    def __init__(self, stream: AsyncGenerator[Piece, None], timeout: float | None, provider: str) -> None:
         self._stream = stream
         self._timeout = timeout
         self._provider = provider
         self._task: asyncio.Task[object] | None = None
+        #: The provider said it is queued or reading the prompt: silence is expected until its next text.
+        self._waiting = False
 
     async def _read(self) -> object:
         try:
@@ -73,18 +82,28 @@ class _Reader:
         except StopAsyncIteration:
             return _END
 
-    async def next(self) -> str | None:
-        """The next piece, ``None`` at the end; raises ``Stalled`` after ``timeout`` without one."""
+    async def next(self) -> Piece | None:
+        """The next item, ``None`` at the end; raises ``Stalled`` after ``timeout`` without one.
+
+        The timer runs only while the provider is producing, not while it said it is ``Waiting``.
+        """
         if self._task is None:
             self._task = asyncio.ensure_future(self._read())
-        done, _ = await asyncio.wait((self._task,), timeout=self._timeout)
+        done, _ = await asyncio.wait((self._task,), timeout=None if self._waiting else self._timeout)
         if not done:
             raise Stalled(
                 f"No token from {self._provider} for {self._timeout:g} s.", provider=self._provider
             )
         task, self._task = self._task, None
         item = task.result()
-        return None if item is _END else str(item)
+        if item is _END:
+            return None
+        assert isinstance(item, str | Waiting | Finish), f"a provider yielded {type(item).__name__}"
+        if isinstance(item, Waiting):
+            self._waiting = True
+        elif isinstance(item, str) and item:
+            self._waiting = False
+        return item
 
     async def aclose(self) -> None:
         """Cancel a read under way, let the generator unwind, then close it."""
@@ -223,9 +242,14 @@ class Runner:
                     resuming = True
                     continue
                 break
+            if recorder.finish_reason == "length":
+                at = recorder.cut_off_at
+                yield Notice(NoticeKind.CUT_OFF, cut_off_message(at), {"tokens": at, "finish_reason": "length"})
             self.stats = recorder.snapshot("complete")
             yield Done(self.text, self.stats)
         except ChatError as err:
+            if isinstance(err, ContentBlocked):
+                recorder.finish_reason = "content_filter"
             self.stats = recorder.snapshot("error")
             yield Failed(err, self.text, self.stats)
             return
@@ -262,8 +286,22 @@ class Runner:
             cut = CutWord(cut_off) if cut_off else None
         source = self.faults.wrap(provider) if self.faults is not None else provider
         reader = _Reader(source.stream(messages, params, continue_from=ask), self.stall_timeout, provider.name)
+        recorder.finish_reason = recorder.cut_off_at = None
+        waiting: int | None = None
         try:
             while (piece := await reader.next()) is not None:
+                if isinstance(piece, Waiting):
+                    if piece.ahead > 0 and piece.ahead != waiting:
+                        yield Notice(
+                            NoticeKind.WAITING, f"waiting for the model ({piece.ahead} ahead)", {"ahead": piece.ahead}
+                        )
+                    waiting = piece.ahead
+                    continue
+                if isinstance(piece, Finish):
+                    recorder.finish_reason = piece.reason
+                    if piece.reason == "length":
+                        recorder.cut_off_at = piece.tokens or params.max_tokens or recorder.tokens
+                    continue
                 if not piece:
                     continue
                 recorder.token()

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from agents.events import Outcome, Stats
+from agents.providers.base import FinishReason
 
 Clock = Callable[[], float]
 
@@ -26,6 +27,9 @@ class StatsRecorder:
         self.tokens = 0
         self.retries = 0
         self.resumes: list[int] = []
+        #: Why the answer ended, when the provider said (a ``Finish`` item) or a filter stopped it.
+        self.finish_reason: FinishReason | None = None
+        self.cut_off_at: int | None = None
 
     def token(self) -> None:
         """Count one token (a provider piece) arriving now."""
@@ -55,4 +59,6 @@ class StatsRecorder:
             tokens_per_s=rate,
             retries=self.retries,
             resumes=tuple(self.resumes),
+            finish_reason=self.finish_reason or ("stop" if outcome == "complete" else None),
+            cut_off_at=self.cut_off_at,
         )

@@ -12,6 +12,7 @@ hold the figures and the partial answer.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
@@ -44,12 +45,15 @@ class Turn:
         *,
         continue_from: str = "",
         faults: FaultInjector | None = None,
+        extra_tokens: int = 0,
     ) -> None:
         self.session = session
         self.user_text = user_text
         self.provider = provider
         #: The partial answer this turn carries on (``ChatSession.continue_last``), else "".
         self.continue_from = continue_from
+        #: Tokens added to the limit: a continuation of a cut-off answer gets a fresh budget.
+        self.extra_tokens = extra_tokens
         self.runner = Runner.for_settings(provider, session.settings, clock=session.clock, faults=faults)
         self._shown: list[str] = [continue_from] if continue_from else []
         self._final: Stats | None = None
@@ -89,7 +93,12 @@ class Turn:
             return
         self.user_text = screened.text  # redacted: the model and the history see only this
         stages = stages_for(settings, self.provider)
-        run = self.runner.run(self.messages(), settings.params(), continue_from=self.continue_from)
+        params = settings.params()
+        if self.extra_tokens:
+            # The limit counts the whole answer; the cut-off part already used it up.
+            limit = (params.max_tokens or self.extra_tokens) + self.extra_tokens
+            params = dataclasses.replace(params, max_tokens=limit)
+        run = self.runner.run(self.messages(), params, continue_from=self.continue_from)
         events = apply(run, stages)
         try:
             async with aclosing(events):
@@ -179,7 +188,8 @@ class ChatSession:
         """A turn that carries on the last answer from where it stopped (the Continue action).
 
         The interrupted exchange leaves the history and comes back, completed,
-        when the new turn ends.  Raises ``InputError`` if there is nothing to continue.
+        when the new turn ends.  An answer the token limit cut off gets a fresh
+        limit for its continuation.  Raises ``InputError`` if there is nothing to continue.
         """
         if len(self.history) < 2 or self.history[-1].role != "assistant" or self.history[-2].role != "user":
             raise InputError("There is no answer to continue: send a message first.")
@@ -189,8 +199,12 @@ class ChatSession:
         # The same answer keeps its simulated-failure state, so a spent fault does not fire again.
         carry = last is not None and last.text == answer.content and self.settings.fault != "off"
         faults = last.runner.faults if carry and last is not None else None
+        stats = last.stats if last is not None and last.text == answer.content else None
+        extra = (stats.cut_off_at or 0) if stats is not None and stats.cut_off else 0
         try:
-            self.last_turn = Turn(self, question.content, self.provider(), continue_from=answer.content, faults=faults)
+            self.last_turn = Turn(
+                self, question.content, self.provider(), continue_from=answer.content, faults=faults, extra_tokens=extra
+            )
         except BaseException:
             self.history += [question, answer]
             raise

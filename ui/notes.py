@@ -19,6 +19,7 @@ from ui import verdicts as verdict_table
 from ui.markdown import escape
 
 RESUME = "Resume"
+CUT_OFF = "Cut off"
 ERROR = "Error"
 STATS = "Stats"
 _KEY = "answer-notes"
@@ -36,6 +37,10 @@ class AnswerNotes:
         """A retry, resume or give-up line: one open Step whose line is updated in place (the latest holds)."""
         await self._show(RESUME, f"_{escape(text)}_", default_open=True)
 
+    async def cut_off(self, text: str) -> None:
+        """The token limit stopped the answer ("cut off at N tokens"); Continue carries it on."""
+        await self._show(CUT_OFF, f"_{escape(text)}_", default_open=True)
+
     def verdict(self, data: Mapping[str, Any]) -> None:
         """Keep a guardrail verdict; ``finish`` shows them all as one table."""
         self._verdicts.append(dict(data))
@@ -46,7 +51,7 @@ class AnswerNotes:
 
     async def carry_on(self) -> None:
         """The answer carries on (Continue): its error and give-up notice no longer hold."""
-        for name in (ERROR, RESUME):
+        for name in (ERROR, RESUME, CUT_OFF):
             if (step := self._steps.pop(name, None)) is not None:
                 await step.remove()
 

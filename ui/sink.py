@@ -45,6 +45,7 @@ class ChainlitSink:
         self._finished = False
         self.notes = notes.for_message(self.message.id)
         self._sent = message is not None  # a message handed in is on screen already
+        self._waiting: cl.Message | None = None  # "waiting for the model (N ahead)", until the first token
         #: The user's message and its turn, until the bubble shows what the model received (``ui.question``).
         self._asked: tuple[cl.Message, Turn] | None = None
 
@@ -59,8 +60,21 @@ class ChainlitSink:
             await question.show_as_received(asked, turn.user_text, event)
         match event:
             case TextDelta(text=text):
+                await self._end_wait()
                 shown, replace = self._markdown.feed(text)
                 await self.message.stream_token(shown, is_sequence=replace)
+            case Notice(kind=NoticeKind.WAITING, message=message):
+                if self._waiting is None:
+                    self._waiting = cl.Message(content=escape(message), author="notice")
+                    await self._waiting.send()
+                else:
+                    self._waiting.content = escape(message)
+                    await self._waiting.update()
+            case Notice(kind=NoticeKind.CUT_OFF, message=message):
+                # Continue carries the answer on past the limit, in this same message.
+                self.message.actions = [continue_action()]
+                await self._ensure_shown()
+                await self.notes.cut_off(message)
             case Replace(text=text):
                 self._markdown = StreamEscaper(text)
                 await self.message.stream_token(self._markdown.sent, is_sequence=True)
@@ -93,6 +107,11 @@ class ChainlitSink:
         """Stop was pressed: keep what was shown and say so."""
         await self._finish(text, stats)
 
+    async def _end_wait(self) -> None:
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            await waiting.remove()
+
     async def _ensure_shown(self) -> None:
         if not self.message.streaming and not self._sent:
             self._sent = True
@@ -102,6 +121,7 @@ class ChainlitSink:
         if self._finished:
             return
         self._finished = True
+        await self._end_wait()
         if text or self.message.streaming or self._sent:
             self.message.content = self._markdown.finish() if text == self._markdown.raw else escape(text)
             await self.message.send()

@@ -3,6 +3,12 @@
 A provider knows nothing of Chainlit, buffering or guardrails.  It streams the
 answer to ``messages`` as text pieces and raises the project's own errors
 (``agents.errors``), mapped from its SDK's errors at its own boundary.
+
+Besides text, a provider may yield two typed items, never text to be sniffed:
+``Waiting`` while its answer is queued or its prompt is being read (the stall
+timer does not run then, and sinks show the place in the queue), and ``Finish``
+as its last item when the answer ended for a reason other than a natural stop
+(the token limit).  A stream that just returns ended naturally.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
+#: Why an answer ended: naturally, at the token limit, or stopped by a content filter.
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,26 @@ class GenerationParams:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The last item of a stream whose answer did not end naturally (OpenAI ``length``, Gemini ``MAX_TOKENS``)."""
+
+    reason: FinishReason
+    #: The answer's length in model tokens when it stopped, if the provider knows it.
+    tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """The answer has not started: it is queued behind ``ahead`` others, or (0) its prompt is being read."""
+
+    ahead: int
+
+
+#: What a provider stream yields.
+Piece = str | Waiting | Finish
 
 
 @runtime_checkable
@@ -54,8 +82,8 @@ class Provider(Protocol):
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
-        """Stream the assistant's answer as text pieces.
+    ) -> AsyncGenerator[Piece, None]:
+        """Stream the assistant's answer as text pieces (plus any ``Waiting`` / ``Finish`` items).
 
         ``continue_from`` is answer text the user already has: the provider
         continues after it and must not send it again.  The generator ends by

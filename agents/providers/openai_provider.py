@@ -17,16 +17,16 @@ from urllib.parse import urlsplit
 from agents.errors import (
     AuthError,
     ConnectionLost,
-    ContentBlocked,
     MissingKey,
     ProviderError,
     ProviderTimeout,
     ServerError,
 )
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.base import ChatMessage, GenerationParams, Piece
 from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
+    StreamState,
     continuation_messages,
     error_for_status,
     mask_url_credentials_in_logs,
@@ -119,15 +119,16 @@ class OpenAIProvider:
         params: GenerationParams,
         *,
         continue_from: str = "",
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text as the server streams it; only new text after ``continue_from``."""
+    ) -> AsyncGenerator[Piece, None]:
+        """Yield the answer's text as the server streams it; only new text after ``continue_from``.
+
+        ``finish_reason: length`` ends the stream with ``Finish("length")``.
+        """
         import openai
 
         body = self.request(messages, params, continue_from)
         model = body["model"]
-        sent: list[str] = []
-        finished = False
-        chunks = 0
+        state = StreamState(self.name, _LABEL)
         media = ""
         try:
             client = await self._clients.get()
@@ -136,37 +137,24 @@ class OpenAIProvider:
             async with response:
                 try:
                     async for chunk in response:
-                        chunks += 1
+                        state.chunks += 1
                         text, reason = _first_choice(chunk)
                         if text:
-                            sent.append(text)
-                            yield text
+                            yield state.deliver(text)
                         if reason == "content_filter":
-                            raise ContentBlocked(
-                                "The answer was stopped by OpenAI's content filter; the text so far is kept.",
-                                provider=self.name,
-                                partial="".join(sent),
-                            )
+                            raise state.blocked("The answer was stopped by OpenAI's content filter")
                         if reason is not None:
-                            finished = True
+                            state.end(cut_off=reason == "length")
                 except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, or a chunk of the wrong shape
                     # A 200 whose body is not a chat stream: like Gemini's, retryable (a proxy's error page).
-                    raise ServerError(
-                        f"{_LABEL} sent a malformed stream.", provider=self.name, partial="".join(sent)
-                    ) from err
+                    raise state.malformed() from err
         except openai.OpenAIError as err:
-            raise self._map(err, model, "".join(sent)) from _cause(err)
-        if not finished and not chunks and "event-stream" not in media:
+            raise self._map(err, model, state.partial) from _cause(err)
+        if not state.finished and not state.chunks and "event-stream" not in media:
             # A 200 with an HTML or JSON body (a proxy's page): nothing of it was a chat stream.
-            raise ServerError(
-                f"{_LABEL} sent a malformed stream ({media or 'no content type'} instead of an event stream).",
-                provider=self.name,
-            )
-        if not finished:
-            # A clean close without a finish reason is a cut answer, not a complete one.
-            raise ConnectionLost(
-                f"The {_LABEL} stream ended before the answer finished.", provider=self.name, partial="".join(sent)
-            )
+            raise state.malformed(f"{media or 'no content type'} instead of an event stream")
+        if (finish := state.ending()) is not None:
+            yield finish
 
     def _map(self, err: Exception, model: str, partial: str) -> ProviderError:
         """The project error for an ``openai`` SDK error."""

@@ -21,13 +21,15 @@ from typing import Any, Generic, TypeVar
 from agents.errors import (
     AuthError,
     BadRequest,
+    ConnectionLost,
+    ContentBlocked,
     ModelNotFound,
     ProviderError,
     ProviderTimeout,
     RateLimited,
     ServerError,
 )
-from agents.providers.base import ChatMessage
+from agents.providers.base import ChatMessage, Finish
 
 #: The user turn appended after the partial answer when asking a remote model to go on.
 CONTINUE_INSTRUCTION = (
@@ -222,3 +224,57 @@ async def aclose_shared() -> None:
     """Close every shared client of the running loop (at app shutdown); a later answer builds a new one."""
     for pool in list(_SHARED.values()):
         await pool.aclose()
+
+
+class StreamState:
+    """What a remote answer has streamed so far, and how it ended: the part OpenAI and Gemini share.
+
+    The provider feeds it as its SDK's chunks arrive; it keeps the partial text
+    every error must carry, and after the stream closes it tells a finished
+    answer (``None``), one cut by the token limit (``Finish("length")``) and one
+    whose stream just stopped (``ConnectionLost``: a clean close without a
+    finish reason is a cut answer, not a complete one).
+    """
+
+    def __init__(self, provider: str, label: str) -> None:
+        self.provider = provider
+        self.label = label
+        self.sent: list[str] = []
+        #: Chunks received from the SDK (text or not).
+        self.chunks = 0
+        self.finished = False
+        self.cut_off = False
+
+    @property
+    def partial(self) -> str:
+        """The text streamed so far."""
+        return "".join(self.sent)
+
+    def deliver(self, text: str) -> str:
+        """Record ``text`` as streamed, and hand it back to be yielded."""
+        self.sent.append(text)
+        return text
+
+    def end(self, *, cut_off: bool = False) -> None:
+        """The server said the answer is over (``cut_off``: by the token limit)."""
+        self.finished = True
+        self.cut_off = self.cut_off or cut_off
+
+    def blocked(self, message: str) -> ContentBlocked:
+        """The provider's own filter stopped the answer; the text so far is kept."""
+        kept = "; the text so far is kept." if self.sent else "."
+        return ContentBlocked(f"{message}{kept}", provider=self.provider, partial=self.partial)
+
+    def malformed(self, detail: str = "") -> ServerError:
+        """A 200 whose body is not a chat stream (a proxy's page): retryable, like a 5xx."""
+        what = f" ({detail})" if detail else ""
+        return ServerError(f"{self.label} sent a malformed stream{what}.", provider=self.provider, partial=self.partial)
+
+    def ending(self) -> Finish | None:
+        """After the stream closed: ``Finish("length")``, ``None`` for a natural end; raises ``ConnectionLost``."""
+        if self.cut_off:
+            return Finish("length")
+        if not self.finished:
+            message = f"The {self.label} stream ended before the answer finished."
+            raise ConnectionLost(message, provider=self.provider, partial=self.partial)
+        return None

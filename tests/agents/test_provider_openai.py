@@ -56,7 +56,8 @@ async def drain(stream: AsyncGenerator[str, None]) -> tuple[list[str], ProviderE
     pieces: list[str] = []
     try:
         async for piece in stream:
-            pieces.append(piece)
+            if isinstance(piece, str):  # a Finish item says why it ended (tests/test_cut_off.py)
+                pieces.append(piece)
     except ProviderError as err:
         return pieces, err
     return pieces, None

@@ -1,0 +1,141 @@
+"""Several sessions on the embedded model at once (issue 14): the serving workloads and their targets.
+
+Every figure goes through the app's own path (``ChatSession`` -> runner ->
+provider), on the process-wide shared model, in one run:
+
+1. 4 concurrent sessions x 200 tokens against 1: aggregate tokens/s ratio (target >= 1.5).
+2. "What is 3+4?" sent 1.5 s into a 400-token story: p50 TTFT (target <= 1.0 s; 29 s before).
+3. The same question 5 turns deep at temperature 0 and at the default: turn-5 TTFT / turn-1 TTFT (target <= 1.5),
+   sent at once after each answer, and after a 1 s pause (a user reading: the worker, idle, caches the answer).
+
+The machine is shared: each workload is repeated ``REPS`` times (env
+``BENCH_REPS``) and the medians printed with every run, so the noise shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.events import Event, Notice  # noqa: E402
+from chat.session import ChatSession  # noqa: E402
+from chat.settings import Settings  # noqa: E402
+
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+SYSTEM = "You are a helpful assistant."
+ESSAYS = [
+    "Write an essay about the history of lighthouses.",
+    "Write an essay about why bees matter to farming.",
+    "Write an essay about the first railways in Europe.",
+    "Write an essay about how clouds form.",
+]
+STORY = "Write a long story about a lighthouse keeper and a storm."
+SHORT = "What is 3+4?"
+TURN_QUESTION = "Explain in five short sentences why the sky is blue."
+
+
+def session(max_tokens: int, temperature: float | None = 0.0) -> ChatSession:
+    return ChatSession(
+        Settings(provider="local", temperature=temperature, max_tokens=max_tokens, system_prompt=SYSTEM, buffer="token")
+    )
+
+
+async def answer(s: ChatSession, text: str, notices: list[str] | None = None) -> tuple[int, float, float]:
+    """Tokens, TTFT in seconds, and the wall time of one answer."""
+    start = time.perf_counter()
+
+    async def handle(event: Event) -> None:
+        if notices is not None and isinstance(event, Notice):
+            notices.append(event.message)
+
+    stats = await s.start(text).run(handle)
+    assert stats is not None and stats.outcome == "complete", stats
+    return stats.tokens, (stats.ttft_ms or 0) / 1000, time.perf_counter() - start
+
+
+async def concurrent(n: int) -> float:
+    """Aggregate tokens/s of ``n`` sessions started together, each asking for 200 tokens."""
+    start = time.perf_counter()
+    results = await asyncio.gather(*(answer(session(200), ESSAYS[i % len(ESSAYS)]) for i in range(n)))
+    wall = time.perf_counter() - start
+    return sum(tokens for tokens, _, _ in results) / wall
+
+
+async def short_during_long() -> tuple[float, list[str]]:
+    """TTFT of the short question sent 1.5 s after the story started."""
+    story = asyncio.create_task(answer(session(400), STORY))
+    await asyncio.sleep(1.5)
+    notices: list[str] = []
+    _, ttft, _ = await answer(session(24), SHORT, notices)
+    story.cancel()
+    await asyncio.gather(story, return_exceptions=True)
+    return ttft, notices
+
+
+async def multi_turn(temperature: float | None, pause: float) -> list[float]:
+    """TTFT of each of 5 turns of the same question in one chat, ``pause`` seconds apart."""
+    s = session(200, temperature)
+    ttfts = []
+    for turn in range(5):
+        if turn:
+            await asyncio.sleep(pause)
+        _, ttft, _ = await answer(s, TURN_QUESTION)
+        ttfts.append(ttft)
+    return ttfts
+
+
+def show(label: str, runs: list[float], unit: str = "") -> float:
+    med = statistics.median(runs)
+    print(f"{label:44s}: {med:7.2f}{unit}  (runs: {', '.join(f'{r:.2f}' for r in runs)})")
+    return med
+
+
+async def main() -> None:
+    from agents.providers.local import shared_model
+
+    model = shared_model()
+    await model.ensure_loaded()
+    print(f"model {model.name}, {model.n_threads} threads, {model.max_slots} slots, {REPS} reps")
+    await concurrent(4)  # warm-up: builds every slot once
+
+    ones, fours = [], []
+    for _ in range(REPS):
+        ones.append(await concurrent(1))
+        fours.append(await concurrent(4))
+    one, four = show("1 session, tok/s", ones), show("4 sessions, aggregate tok/s", fours)
+    ratio = four / one
+    print(f"{'aggregate ratio (target >= 1.5)':44s}: {ratio:7.2f}   ratio to target {ratio / 1.5:.2f}")
+
+    ttfts, notices = [], []
+    for _ in range(REPS):
+        ttft, seen = await short_during_long()
+        ttfts.append(ttft)
+        notices += seen
+    p50 = show('"What is 3+4?" TTFT during a story, s', ttfts)
+    print(f"{'short-question TTFT (target <= 1.0 s)':44s}: {p50:7.2f}   ratio to target {p50:.2f} (lower is better)")
+    if notices:
+        print(f"{'  notices seen':44s}: {sorted(set(notices))}")
+
+    for label, temperature, pause in (
+        ("temperature 0, at once", 0.0, 0.0),
+        ("default temperature, at once", None, 0.0),
+        ("temperature 0, 1 s pause", 0.0, 1.0),
+        ("default temperature, 1 s pause", None, 1.0),
+    ):
+        ratios = []
+        for _ in range(REPS):
+            turns = await multi_turn(temperature, pause)
+            print(f"  {label}: TTFT per turn, s: {', '.join(f'{t:.2f}' for t in turns)}")
+            ratios.append(turns[-1] / turns[0])
+        med = show(f"turn-5 / turn-1 TTFT, {label}", ratios)
+        print(f"{'  (target <= 1.5)':44s}: ratio to target {med / 1.5:.2f} (lower is better)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
