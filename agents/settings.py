@@ -24,6 +24,8 @@ from agents.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and briefly."
 DEFAULT_MAX_INPUT_CHARS = 32_000
 MAX_TOKENS_LIMIT = 32_768
+#: Longer than any real model id (they are tens of characters), short enough to log and send.
+MAX_MODEL_CHARS = 256
 #: The numeric fields of ``RunSettings``: whole numbers, and numbers.
 INT_FIELDS = frozenset({"max_tokens", "seed", "max_input_chars", "retries"})
 FLOAT_FIELDS = frozenset({"temperature", "echo_rate", "stall_timeout"})
@@ -71,6 +73,8 @@ class RunSettings:
         for name in sorted(NUMERIC_FIELDS):
             if isinstance(getattr(self, name), bool):  # bool passes every range check below as 0 or 1
                 raise InvalidSetting(name, getattr(self, name), "a number, not true/false")
+        if self.model is not None and not (0 < len(self.model) <= MAX_MODEL_CHARS):
+            raise InvalidSetting("model", self.model[:40], f"a model name of 1 to {MAX_MODEL_CHARS} characters")
         if self.temperature is not None and not (0.0 <= self.temperature <= 2.0):
             raise InvalidSetting("temperature", self.temperature, "a number from 0 to 2")
         if self.max_tokens is not None and not (1 <= self.max_tokens <= MAX_TOKENS_LIMIT):

@@ -54,6 +54,8 @@ class Turn:
         self.continue_from = continue_from
         #: Tokens added to the limit: a continuation of a cut-off answer gets a fresh budget.
         self.extra_tokens = extra_tokens
+        #: The system prompt as the model gets it (screened by the input guardrails); ``None`` until screened.
+        self.system_prompt: str | None = None
         self.runner = Runner.for_settings(provider, session.settings, clock=session.clock, faults=faults)
         self._shown: list[str] = [continue_from] if continue_from else []
         self._final: Stats | None = None
@@ -71,7 +73,7 @@ class Turn:
 
     def messages(self) -> list[ChatMessage]:
         """System prompt, history, and this turn's user message."""
-        system = self.session.settings.system_prompt
+        system = self.system_prompt if self.system_prompt is not None else self.session.settings.system_prompt
         head = [ChatMessage("system", system)] if system else []
         return [*head, *self.session.history, ChatMessage("user", self.user_text)]
 
@@ -79,10 +81,16 @@ class Turn:
         """The answer's events.  Prefer ``run``, which closes the stream on cancellation."""
         settings = self.session.settings
         session = self.session
-        # Earlier messages that came from outside (an API request's history) reach the model too.
+        # Earlier messages that came from outside (an API request's history) reach the model too, and so
+        # does the system prompt (the panel's, the CLI's --system, a request's): all are screened like input.
         earlier = session.history[: session.unscreened]
-        kept, screened = await screen_input([m.content for m in earlier], self.user_text, settings, self.provider)
+        system = settings.system_prompt
+        texts = [system] if system else []
+        kept, screened = await screen_input([*texts, *(m.content for m in earlier)], self.user_text, settings,
+                                            self.provider)  # fmt: skip
         if not screened.blocked:
+            if system:
+                self.system_prompt, kept = kept[0], kept[1:]
             session.history[: len(earlier)] = [ChatMessage(m.role, t) for m, t in zip(earlier, kept, strict=True)]
             session.unscreened = 0
         for event in screened.events():  # input verdicts; a blocked message ends the turn here

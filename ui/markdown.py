@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 
-# A colon that can open a directive: the next character is a directive name's first (an ASCII letter).
-_DIRECTIVE = re.compile(r"(?<!\\):(?=[A-Za-z])")
+# A colon that can open a directive: the next character is a directive name's first (an ASCII letter),
+# or another colon (``::leaf`` and ``:::container`` directives; a bare ``:::`` line is a container fence).
+_DIRECTIVE = re.compile(r"(?<!\\):(?=[A-Za-z:])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 # A URL is one autolink, whose colons never start a directive, and an escape would show inside it.

@@ -1,11 +1,14 @@
-"""Same-origin only for the API: a web page on another origin may not use it, unless allowed.
+"""Same-origin only for the API and the chat's websocket: a page on another origin may not use them, unless allowed.
 
 Chainlit adds Starlette's ``CORSMiddleware`` with ``allow_origins=["*"]`` and
 credentials on, so any page the user visits could stream answers from their
-server (and spend their API key) and read them.  This middleware sits outside
-Chainlit's and refuses, with a 403 and no CORS headers, every request to
-``/api/*`` and ``/metrics`` whose ``Origin`` is neither the server's own nor in
-the allow-list:
+server (and spend their API key) and read them.  Chainlit's socket.io server
+is created with ``cors_allowed_origins=[]``, which turns its origin check off,
+so the same holds for the chat itself.  This middleware sits outside
+Chainlit's and refuses, with a 403 and no CORS headers (a websocket is closed
+before it is accepted), every request to ``/api/*``, ``/metrics`` and the chat's
+``/ws/socket.io`` whose ``Origin`` is neither the server's own nor in the
+allow-list:
 
     API_ALLOWED_ORIGINS    comma-separated origins, e.g. ``https://app.example.com,http://localhost:3000``;
                            ``*`` allows any origin (the old behaviour)
@@ -26,6 +29,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from agents import observe
 
@@ -62,10 +66,10 @@ class SameOriginAPI:
 
     def __init__(self, app: ASGIApp, prefix: str = "") -> None:
         self.app = app
-        self._guarded = (f"{prefix}/api/", f"{prefix}/metrics")
+        self._guarded = (f"{prefix}/api/", f"{prefix}/metrics", f"{prefix}/ws/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self._guarded):
+        if scope["type"] not in {"http", "websocket"} or not str(scope.get("path", "")).startswith(self._guarded):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -74,6 +78,9 @@ class SameOriginAPI:
             await self.app(scope, receive, send)
             return
         observe.rejected(403)
+        if scope["type"] == "websocket":
+            await WebSocketClose(code=1008)(scope, receive, send)  # before accept: the client sees a 403
+            return
         shown = origin if origin is not None and len(origin) <= 100 else f"{str(origin)[:97]}..."
         message = f"Requests from another origin ({shown}) are refused: add it to {ORIGINS_VAR} to allow it."
         await JSONResponse({"error": message}, status_code=403)(scope, receive, send)

@@ -134,6 +134,8 @@ def parse_body(body: bytes) -> ChatRequest:
         raise RequestError(400, f"The body is not valid JSON: {err}.") from None
     except RecursionError:  # the parser recurses once per level: "[[[[..." a million deep
         raise RequestError(400, "The body's JSON is nested too deeply.") from None
+    except ValueError as err:  # e.g. an integer of more than 4,300 digits (Python's conversion limit)
+        raise RequestError(400, f"The body's JSON has a value that cannot be read: {err}.") from None
     if not isinstance(data, dict):
         raise RequestError(400, "The body must be a JSON object with a 'messages' list.")
     fields = dict(data)

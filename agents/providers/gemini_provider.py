@@ -31,6 +31,7 @@ from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
     StreamState,
+    checked_base_url,
     continuation_messages,
     error_for_status,
     mask_url_credentials_in_logs,
@@ -123,7 +124,7 @@ class GeminiProvider:
     ) -> None:
         self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
         self._api_key = api_key or api_key_from_env()
-        self._base_url = base_url or os.environ.get(ENV_BASE_URL) or None
+        self._base_url = checked_base_url(base_url or os.environ.get(ENV_BASE_URL) or None, ENV_BASE_URL)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         config = (self._api_key, self._base_url, connect_timeout, read_timeout)

@@ -27,6 +27,7 @@ from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
     StreamState,
+    checked_base_url,
     continuation_messages,
     error_for_status,
     mask_url_credentials_in_logs,
@@ -68,7 +69,7 @@ class OpenAIProvider:
         read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
-        self._base_url = base_url or os.environ.get(ENV_BASE_URL) or None
+        self._base_url = checked_base_url(base_url or os.environ.get(ENV_BASE_URL) or None, ENV_BASE_URL)
         self._api_key = api_key or os.environ.get(ENV_KEY) or (PLACEHOLDER_KEY if self._base_url else None)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout

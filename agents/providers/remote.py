@@ -17,10 +17,12 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from agents.errors import (
     AuthError,
     BadRequest,
+    ConfigError,
     ConnectionLost,
     ContentBlocked,
     ModelNotFound,
@@ -46,6 +48,24 @@ HTTP_CLIENT_LOGGERS = ("httpx", "httpx2")
 _URL_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
 
 T = TypeVar("T")
+
+
+def checked_base_url(url: str | None, var: str) -> str | None:
+    """``url`` if it is a usable http(s) URL, else a ``ConfigError`` naming ``var``.
+
+    The message never repeats the URL: it may hold a password.
+    """
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ConfigError(f"{var} is not a valid http(s) URL (for example http://127.0.0.1:8080/v1).")
+    return url
 
 
 def continuation_messages(messages: Sequence[ChatMessage], partial: str) -> list[ChatMessage]:

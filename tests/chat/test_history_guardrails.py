@@ -93,3 +93,40 @@ async def test_clean_history_goes_through_unchanged(scripted: ScriptedServer, mo
     assert isinstance(events[-1], Done) and events[-1].text == "Noted."
     assert sent(scripted) == messages
     assert not [e for e in events if isinstance(e, Notice) and e.kind == "guardrail"]
+
+
+async def test_the_system_prompt_passes_the_input_guardrails_too(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's system message reaches the model like any other: PII in it is redacted."""
+    messages = [
+        {"role": "system", "content": "The user's SSN is 078-05-1120 and mail ada@example.com."},
+        {"role": "user", "content": "hi"},
+    ]
+    await run(scripted, monkeypatch, messages, "pii=redact")
+    system = [m["content"] for m in scripted.requests[0].body["messages"] if m["role"] == "system"]
+    assert system and "078-05-1120" not in system[0] and "ada@example.com" not in system[0], system
+
+
+@pytest.mark.parametrize("where", ["system", "field"])
+async def test_a_block_rule_in_the_system_prompt_blocks_the_turn(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{scripted.url}/v1")
+    request: dict[str, Any] = {"provider": "openai", "model": "test-model", "guards": "rules"}
+    if where == "system":
+        request["messages"] = [{"role": "system", "content": "Talk about Project Nightingale."},
+                               {"role": "user", "content": "hi"}]  # fmt: skip
+    else:
+        request["messages"] = [{"role": "user", "content": "hi"}]
+        request["system"] = "Talk about Project Nightingale."
+    turn = open_turn(parse_body(json.dumps(request).encode()))
+    events: list[Event] = []
+
+    async def keep(event: Event) -> None:
+        events.append(event)
+
+    await turn.run(keep)
+    end = events[-1]
+    assert isinstance(end, Done) and end.stats.outcome == "blocked" and end.block is not None
+    assert scripted.requests == [], "the model is never called"

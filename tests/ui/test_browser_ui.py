@@ -45,6 +45,7 @@ COLONS = [
     "John 3:16 and Genesis 1:1-3 and Psalm 23:1",
     "Emoji :smile: and :thumbsup: and :+1:",
     "C++ std::vector and std::string::npos",
+    ":::note a container, ::leaf and a bare ::: fence",
     "Code `a:b` and `std::map` stay as they are",
     "Remember:",
 ]

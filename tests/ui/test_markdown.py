@@ -13,9 +13,11 @@ CASES = [
     ("Note:this line", r"Note\:this line"),
     ("at 10:30 on port 127.0.0.1:8080", "at 10:30 on port 127.0.0.1:8080"),  # digits start no directive
     ("John 3:16", "John 3:16"),
-    ("fe80::1 and ::ffff:10.0.0.1", r"fe80::1 and :\:ffff:10.0.0.1"),
+    ("fe80::1 and ::ffff:10.0.0.1", r"fe80\::1 and \:\:ffff:10.0.0.1"),
     (":smile: and :+1:", r"\:smile: and :+1:"),
-    ("std::vector", r"std:\:vector"),
+    ("std::vector", r"std\:\:vector"),
+    (":::note\ninside\n:::", "\\:\\:\\:note\ninside\n\\:\\::"),  # a container directive and its fence
+    ("::leaf[x] then ::", r"\:\:leaf[x] then \::"),
     ("use `a:b` and ``x`y:z``", "use `a:b` and ``x`y:z``"),  # code spans stay literal
     ("an unmatched ` then a:b", r"an unmatched ` then a\:b"),
     ("```\nfoo:bar\n```\nafter:x", "```\nfoo:bar\n```\nafter\\:x"),  # fenced block literal, text after it not

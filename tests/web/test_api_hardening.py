@@ -29,7 +29,7 @@ from chat.settings import Settings, coerce
 from tests.webapp import ROOT, SCRUBBED_ENV, TOKEN, App, free_port, running_app
 from web import api, auth, sse
 from web.origins import origin_allowed
-from web.request import MAX_QUERY_BYTES, RequestError, parse_body
+from web.request import MAX_QUERY_BYTES, RequestError, open_turn, parse_body
 
 ALLOWED = "http://allowed.example"
 EVIL = "http://evil.example"
@@ -200,6 +200,31 @@ def test_a_page_on_another_origin_cannot_use_the_api(app: App) -> None:
         _still_serving(client)
 
 
+def test_a_page_on_another_origin_cannot_open_the_chat_socket(app: App) -> None:
+    """Chainlit's socket.io server checks no origin: a foreign page could drive the chat and spend the key."""
+    handshake = "/ws/socket.io/?EIO=4&transport=polling"
+    with app.client(timeout=30) as client:
+        refused = client.get(handshake, headers={"Origin": EVIL})
+        assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+        assert client.get(handshake, headers={"Origin": app.url}).status_code == 200
+        assert client.get(handshake, headers={"Origin": ALLOWED}).status_code == 200
+    import asyncio
+
+    import websockets
+
+    ws_url = app.url.replace("http://", "ws://") + "/ws/socket.io/?EIO=4&transport=websocket"
+
+    async def status(origin: str) -> int:
+        try:
+            async with websockets.connect(ws_url, origin=origin, open_timeout=20):  # type: ignore[arg-type]
+                return 101
+        except websockets.InvalidStatus as err:
+            return err.response.status_code
+
+    assert asyncio.run(status(EVIL)) == 403
+    assert asyncio.run(status(app.url)) == 101
+
+
 def test_the_same_origin_and_allowed_origins_may_use_the_api(app: App) -> None:
     with app.client(timeout=30) as client:
         same = client.post("/api/chat/stream", json=_body(), headers={"Origin": app.url})
@@ -265,3 +290,29 @@ def test_long_query_strings_get_the_documented_answers(app: App) -> None:
             reply = raw.makefile("rb").read().decode("latin-1")
         assert reply.startswith("HTTP/1.1 400 ") and reply.endswith("Invalid HTTP request received.")
         _still_serving(client)
+
+
+def test_a_huge_integer_in_the_body_is_a_400_not_a_500() -> None:
+    """Python refuses to convert an integer of more than 4,300 digits: that is the client's mistake, said in JSON."""
+    body = b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": ' + b"9" * 5000 + b"}"
+    with pytest.raises(RequestError) as caught:
+        parse_body(body)
+    assert caught.value.status == 400
+
+
+def test_a_model_name_has_a_length_limit() -> None:
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "provider": "echo", "model": "m" * 900_000})
+    with pytest.raises(RequestError) as caught:
+        open_turn(parse_body(body.encode()))
+    assert caught.value.status == 400 and "model" in caught.value.message and len(caught.value.message) < 300
+
+
+@pytest.mark.parametrize("url", ["http://alice:s3cretPW@[::1", "ftp://host/v1", "not a url", "http://host:port/v1"])
+def test_a_malformed_base_url_is_one_config_line_without_the_url(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.errors import ConfigError
+    from agents.providers import registry
+
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        registry.create("openai")
+    assert "OPENAI_BASE_URL" in str(caught.value) and "s3cret" not in str(caught.value)
