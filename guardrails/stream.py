@@ -325,8 +325,14 @@ def guard_stage(
                                     yield out
                             if sg.blocked is None:
                                 yield Replace(sg.text, event.reason)
-                        case Done() | Failed():
+                        case Done():
                             for out in await settle(True):
+                                yield out
+                            ending = event
+                        case Failed():
+                            # The answer broke off: its tail could still have grown into a finding
+                            # ("Mail ada.love").  In hold_back it is withheld, never shown unchecked.
+                            for out in await settle(release == "stream_first"):
                                 yield out
                             ending = event
                         case _:

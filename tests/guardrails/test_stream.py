@@ -166,10 +166,19 @@ async def test_warn_passes_text_and_notices() -> None:
     assert [e.data["action"] for e in events if isinstance(e, Notice)] == ["warn"]
 
 
+async def test_an_interrupted_answer_withholds_a_tail_that_could_still_be_pii() -> None:
+    events, _ = await collect([PII], ["Sure. ", "Mail ", "ada.love"], fail=True)
+    failed = events[-1]
+    assert isinstance(failed, Failed) and "ada" not in failed.text and failed.text.startswith("Sure.")
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "ada" not in shown
+
+
 async def test_failed_upstream_keeps_cleared_text_only() -> None:
     events, _ = await collect([PII], ["Call ", "(555) 123-4567 ", "now"], fail=True)
     failed = events[-1]
-    assert isinstance(failed, Failed) and "<PHONE_NUMBER>" in failed.text and "4567" not in failed.text
+    # Only text cleared before the break stays: what was still held back is withheld, not shown unchecked.
+    assert isinstance(failed, Failed) and failed.text.startswith("Call") and "4567" not in failed.text
 
 
 class Broken:
