@@ -312,28 +312,40 @@ class Runner:
                     if not piece:
                         continue  # a repeat being dropped: not progress
                 backoff.progress()
-                if resuming:
-                    resuming = False
-                    yield self._resumed(recorder, provider, trimmer, cut)
-                if cut is not None and (taken := cut.take_back()):
-                    yield self._retract(taken)
-                yield self._deliver(piece)
+                for event in self._fresh_text(piece, resuming, recorder, provider, trimmer, cut):
+                    yield event
+                resuming = False
             if trimmer is not None:
                 tail = trimmer.flush()
                 if cut is not None:
                     tail = cut.feed(tail) + cut.flush()
                 if tail:
                     backoff.progress()
-                    if resuming:
-                        resuming = False
-                        yield self._resumed(recorder, provider, trimmer, cut)
-                    if cut is not None and (taken := cut.take_back()):
-                        yield self._retract(taken)
-                    yield self._deliver(tail)
+                    for event in self._fresh_text(tail, resuming, recorder, provider, trimmer, cut):
+                        yield event
+                    resuming = False
             if resuming:
                 yield self._resumed(recorder, provider, trimmer, cut)
         finally:
             await reader.aclose()
+
+    def _fresh_text(
+        self,
+        piece: str,
+        resuming: bool,
+        recorder: StatsRecorder,
+        provider: Provider,
+        trimmer: SeamTrimmer | None,
+        cut: CutWord | None,
+    ) -> list[Event]:
+        """The events for new answer text: the resumed notice first after a break, a take-back, the delta."""
+        out: list[Event] = []
+        if resuming:
+            out.append(self._resumed(recorder, provider, trimmer, cut))
+        if cut is not None and (taken := cut.take_back()):
+            out.append(self._retract(taken))
+        out.append(self._deliver(piece))
+        return out
 
     def _retract(self, cut: str) -> Replace:
         """Take the cut-off word (``cut``) off the end of the answer: the continuation wrote another."""

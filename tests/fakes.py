@@ -5,9 +5,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agents.errors import ProviderError
+from agents.events import Event
 from agents.providers.base import ChatMessage, GenerationParams
+
+if TYPE_CHECKING:
+    from chat.session import ChatSession
+
+
+async def answer_events(session: ChatSession, text: str) -> list[Event]:
+    """Every event of the answer to ``text`` in ``session``, in order."""
+    events: list[Event] = []
+
+    async def keep(event: Event) -> None:
+        events.append(event)
+
+    await session.start(text).run(keep)
+    return events
 
 
 @dataclass

@@ -14,6 +14,7 @@ from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.local import ENV_MODEL_PATH, LocalProvider, locate_model, shared_model
 from chat.session import ChatSession
 from chat.settings import Settings
+from tests.fakes import answer_events
 
 pytestmark = pytest.mark.model
 
@@ -24,14 +25,6 @@ def greedy_session(max_tokens: int = 24, buffer: str = "token") -> ChatSession:
     return ChatSession(Settings(provider="local", temperature=0.0, max_tokens=max_tokens, buffer=buffer))
 
 
-async def answer(session: ChatSession, text: str) -> list[Event]:
-    events: list[Event] = []
-
-    async def handle(event: Event) -> None:
-        events.append(event)
-
-    await session.start(text).run(handle)
-    return events
 
 
 def test_model_is_found_inside_the_wheel_without_importing_it() -> None:
@@ -50,7 +43,7 @@ def test_a_bad_override_path_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) 
 
 
 async def test_streams_real_tokens_with_stats() -> None:
-    events = await answer(greedy_session(), QUESTION)
+    events = await answer_events(greedy_session(), QUESTION)
     deltas = [e for e in events if isinstance(e, TextDelta)]
     done = events[-1]
     assert isinstance(done, Done)
@@ -63,7 +56,7 @@ async def test_streams_real_tokens_with_stats() -> None:
 
 
 async def test_default_buffering_still_streams_in_several_updates() -> None:
-    events = await answer(greedy_session(max_tokens=48, buffer=Settings().buffer), QUESTION)
+    events = await answer_events(greedy_session(max_tokens=48, buffer=Settings().buffer), QUESTION)
     deltas = [e for e in events if isinstance(e, TextDelta)]
     done = events[-1]
     assert isinstance(done, Done) and done.text == "".join(d.text for d in deltas)
@@ -71,15 +64,15 @@ async def test_default_buffering_still_streams_in_several_updates() -> None:
 
 
 async def test_greedy_decoding_is_deterministic() -> None:
-    first = (await answer(greedy_session(), QUESTION))[-1]
-    second = (await answer(greedy_session(), QUESTION))[-1]
+    first = (await answer_events(greedy_session(), QUESTION))[-1]
+    second = (await answer_events(greedy_session(), QUESTION))[-1]
     assert isinstance(first, Done) and isinstance(second, Done)
     assert first.text == second.text
 
 
 async def test_multi_turn_history_reaches_the_model_in_its_chat_template() -> None:
     session = greedy_session(max_tokens=8)
-    first = (await answer(session, "My name is Ada."))[-1]
+    first = (await answer_events(session, "My name is Ada."))[-1]
     assert isinstance(first, Done)
     turn = session.start("What is my name?")
     prompt = await shared_model().render(turn.messages())
@@ -149,7 +142,7 @@ async def test_event_loop_stays_responsive_while_the_model_generates() -> None:
 
     tick = asyncio.create_task(ticker())
     began = time.perf_counter()
-    events = await answer(greedy_session(max_tokens=64), "Tell me about the moon.")
+    events = await answer_events(greedy_session(max_tokens=64), "Tell me about the moon.")
     elapsed = time.perf_counter() - began
     stop.set()
     await tick
@@ -162,14 +155,16 @@ async def test_event_loop_stays_responsive_while_the_model_generates() -> None:
 
 async def test_two_sessions_generate_concurrently_without_mixing() -> None:
     """Generations are serialized on the model's thread; each answer stays whole."""
-    solo = [(await answer(greedy_session(), q))[-1] for q in (QUESTION, "What is 2 + 2?")]
-    both = await asyncio.gather(answer(greedy_session(), QUESTION), answer(greedy_session(), "What is 2 + 2?"))
+    solo = [(await answer_events(greedy_session(), q))[-1] for q in (QUESTION, "What is 2 + 2?")]
+    both = await asyncio.gather(
+        answer_events(greedy_session(), QUESTION), answer_events(greedy_session(), "What is 2 + 2?")
+    )
     assert [events[-1].text for events in both] == [d.text for d in solo]  # type: ignore[union-attr]
 
 
 async def test_a_message_too_long_for_the_context_is_a_clear_error() -> None:
     session = ChatSession(Settings(provider="local", max_tokens=16, max_input_chars=100_000))
-    events = await answer(session, "word " * 9000)
+    events = await answer_events(session, "word " * 9000)
     last = events[-1]
     assert not isinstance(last, Done)
     assert "context" in str(last.error)  # type: ignore[union-attr]

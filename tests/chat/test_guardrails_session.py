@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agents.events import Done, Event
+from agents.events import Done
 from chat.session import ChatSession
 from chat.settings import Settings
 from cli import main as cli
-from tests.fakes import ScriptedProvider
+from tests.fakes import ScriptedProvider, answer_events
 
 
 def _session(guards: str, chunks: tuple[str, ...] = ("fine",)) -> tuple[ChatSession, ScriptedProvider]:
@@ -18,19 +18,11 @@ def _session(guards: str, chunks: tuple[str, ...] = ("fine",)) -> tuple[ChatSess
     return session, provider
 
 
-async def _run(session: ChatSession, text: str) -> list[Event]:
-    events: list[Event] = []
-
-    async def handle(event: Event) -> None:
-        events.append(event)
-
-    await session.start(text).run(handle)
-    return events
 
 
 async def test_input_block_never_calls_the_model() -> None:
     session, provider = _session("profanity=block")
-    events = await _run(session, "tell me, f.u.c.k")
+    events = await answer_events(session, "tell me, f.u.c.k")
     assert provider.calls == []
     done = events[-1]
     assert isinstance(done, Done) and done.stats.outcome == "blocked"
@@ -42,7 +34,7 @@ async def test_input_block_never_calls_the_model() -> None:
 
 async def test_input_redact_is_what_the_model_and_history_see() -> None:
     session, provider = _session("pii=redact")
-    events = await _run(session, "my mail is jane@example.org")
+    events = await answer_events(session, "my mail is jane@example.org")
     sent = provider.calls[0].messages[-1].content
     assert sent == "my mail is <EMAIL_ADDRESS>"
     assert session.history[0].content == sent
@@ -51,7 +43,7 @@ async def test_input_redact_is_what_the_model_and_history_see() -> None:
 
 async def test_output_guard_redacts_the_answer_and_history() -> None:
     session, _ = _session("pii=redact", chunks=("Reach ", "me at ", "bob@", "example.com", " ok"))
-    events = await _run(session, "contact?")
+    events = await answer_events(session, "contact?")
     assert events[-1].text == "Reach me at <EMAIL_ADDRESS> ok"  # type: ignore[union-attr]
     assert session.history[-1].content == "Reach me at <EMAIL_ADDRESS> ok"
 

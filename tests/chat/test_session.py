@@ -10,7 +10,7 @@ from agents.errors import AuthError, ConnectionLost, EmptyInput, InputTooLong, I
 from agents.events import Done, Event, Failed, TextDelta
 from chat.session import ChatSession
 from chat.settings import Settings
-from tests.fakes import ScriptedProvider
+from tests.fakes import ScriptedProvider, answer_events
 
 
 class Clock:
@@ -31,18 +31,10 @@ def session_with(provider: ScriptedProvider, **settings: object) -> ChatSession:
     return session
 
 
-async def collect(session: ChatSession, text: str) -> list[Event]:
-    events: list[Event] = []
-
-    async def handle(event: Event) -> None:
-        events.append(event)
-
-    await session.start(text).run(handle)
-    return events
 
 
 async def test_deltas_then_done_with_offsets_and_text() -> None:
-    events = await collect(session_with(ScriptedProvider(), buffer="token"), "hi")
+    events = await answer_events(session_with(ScriptedProvider(), buffer="token"), "hi")
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert [d.text for d in deltas] == ["Hello", ", ", "world", "!"]
     assert [d.offset for d in deltas] == [0, 5, 7, 12]
@@ -81,8 +73,8 @@ async def test_stats_use_the_injected_clock() -> None:
 async def test_history_is_multi_turn_and_carries_the_system_prompt() -> None:
     provider = ScriptedProvider(chunks=("ok",))
     session = session_with(provider, system_prompt="Be brief.")
-    await collect(session, "first")
-    await collect(session, "second")
+    await answer_events(session, "first")
+    await answer_events(session, "second")
     sent = provider.calls[-1].messages
     assert [(m.role, m.content) for m in sent] == [
         ("system", "Be brief."),
@@ -95,14 +87,14 @@ async def test_history_is_multi_turn_and_carries_the_system_prompt() -> None:
 async def test_provider_error_keeps_the_partial_answer_and_the_session_works() -> None:
     provider = ScriptedProvider(fail_at=2, fail_with=AuthError("bad key", provider="scripted"))
     session = session_with(provider)  # a fatal error: never retried
-    events = await collect(session, "hi")
+    events = await answer_events(session, "hi")
     last = events[-1]
     assert isinstance(last, Failed)
     assert last.text == "Hello, "
     assert str(last.error) == "bad key"
     assert last.stats.outcome == "error"
     provider.fail_at = None
-    events = await collect(session, "again")
+    events = await answer_events(session, "again")
     assert isinstance(events[-1], Done)
 
 
@@ -112,7 +104,7 @@ async def test_untyped_provider_bug_becomes_one_line_error() -> None:
             yield "part"
             raise ZeroDivisionError("oops")
 
-    events = await collect(session_with(Broken()), "hi")
+    events = await answer_events(session_with(Broken()), "hi")
     last = events[-1]
     assert isinstance(last, Failed)
     assert last.text == "part"
@@ -149,7 +141,7 @@ async def test_cancelling_the_sink_closes_the_provider_and_keeps_partial_text() 
 
 async def test_retryable_errors_are_typed_with_partial_text_when_resuming_is_off() -> None:
     err = ConnectionLost("dropped", provider="scripted", partial="He")
-    events = await collect(session_with(ScriptedProvider(fail_at=1, fail_with=err), retries=0), "hi")
+    events = await answer_events(session_with(ScriptedProvider(fail_at=1, fail_with=err), retries=0), "hi")
     assert isinstance(events[-1], Failed) and isinstance(events[-1].error, ConnectionLost)
     assert events[-1].text == "Hello"
 
@@ -180,7 +172,7 @@ async def test_continue_keeps_the_partial_answer_through_every_stage(guards: tup
     """Continue after giving up: guardrails and buffering start from the text already shown."""
     text = "one two three four five six seven eight nine ten"
     session = ChatSession(Settings(provider="echo", echo_rate=0, fault="server_error@6x9", retries=1, guards=guards))
-    first = await collect(session, text)
+    first = await answer_events(session, text)
     assert isinstance(first[-1], Failed) and first[-1].stats.outcome == "interrupted"
     partial = first[-1].text
     assert partial and text.startswith(partial) and partial != text

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from agents.events import Done, Event
+from agents.events import Done
 from chat.session import ChatSession
 from chat.settings import Settings
-from tests.fakes import ScriptedProvider
+from tests.fakes import ScriptedProvider, answer_events
 from tests.servers.payloads import openai_stream
 from tests.servers.scripted import Reply, ScriptedServer
 
@@ -23,21 +23,13 @@ def _scripted(chunks: tuple[str, ...], **settings: object) -> ChatSession:
     return session
 
 
-async def _answer(session: ChatSession, text: str) -> list[Event]:
-    events: list[Event] = []
-
-    async def keep(event: Event) -> None:
-        events.append(event)
-
-    await session.start(text).run(keep)
-    return events
 
 
 @pytest.mark.parametrize("release", ["hold_back", "stream_first"])
 async def test_a_blocked_answer_leaves_no_block_line_in_the_models_context(release: str) -> None:
     chunks = ("hello ", "there, ", "you ", "shit", ", more ", "text")
     session = _scripted(chunks, guards="profanity=block", release=release)
-    first = await _answer(session, "say something")
+    first = await answer_events(session, "say something")
     done = first[-1]
     assert isinstance(done, Done) and done.stats.outcome == "blocked"
     assert done.block is not None and done.block.rule == "profanity" and done.block.reason
@@ -53,7 +45,7 @@ async def test_a_blocked_answer_leaves_no_block_line_in_the_models_context(relea
 
 async def test_an_input_block_is_typed_and_has_no_answer_text() -> None:
     session = ChatSession(Settings(provider="echo", echo_rate=0, guards="profanity=block"))
-    done = (await _answer(session, "you shit"))[-1]
+    done = (await answer_events(session, "you shit"))[-1]
     assert isinstance(done, Done) and done.block is not None
     assert done.text == ""
     assert done.shown() == done.block.line()
@@ -62,7 +54,7 @@ async def test_an_input_block_is_typed_and_has_no_answer_text() -> None:
 
 async def test_a_blocked_answers_stats_name_the_providers_own_model() -> None:
     session = _scripted(("one ", "two ", "shit ", "four ", "five"), guards="profanity=block")
-    done = (await _answer(session, "count"))[-1]
+    done = (await answer_events(session, "count"))[-1]
     assert isinstance(done, Done) and done.stats.outcome == "blocked"
     assert done.stats.model == "custom-model-v2"  # not the registry's default for the provider
 
@@ -75,6 +67,6 @@ async def test_a_blocked_answers_stats_follow_openai_model(
     words = ["Well ", "that is ", "shit", " and ", "more ", "words ", "here."]
     scripted.enqueue(Reply.sse(openai_stream(words), done=True))
     session = ChatSession(Settings(provider="openai", guards="profanity=block"))
-    done = (await _answer(session, "hi"))[-1]
+    done = (await answer_events(session, "hi"))[-1]
     assert isinstance(done, Done) and done.stats.outcome == "blocked"
     assert done.stats.model == "my-finetune"
