@@ -53,7 +53,7 @@ _LOCK = threading.Lock()
 # Where a phone number could be: an optional +, then 7+ digits with separators between them.
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d(?:[ \t().\-/]{0,3}\d){6,}\)?")
 # Every entity we detect has a digit, an '@' or a spelled-out "dot"; text with none needs no analysis.
-_MAYBE_PII = re.compile(r"[0-9@\uff10-\uff19\uff20]|[\[({]\s*(?:at|dot)|\bdot\b", re.IGNORECASE)
+_MAYBE_PII = re.compile(r"[\d@\uff20]|[\[({]\s*(?:at|dot)|\bdot\b", re.IGNORECASE)
 # A token that may be part of a PII value: has a digit or '@', is an IBAN-like upper-case group, is a
 # separator between digit groups, or introduces a phone extension.
 _PIIISH = re.compile(r".*[\d@\uff20].*|[A-Z0-9]{1,4}|[-–.()/+:]+|(?i:x|ext\.?|extension)", re.DOTALL)
@@ -98,8 +98,9 @@ _EMAIL = (
     rf"\.[A-Za-z\u00c0-\u024f]{{2,63}}(?![{_ALNUM}\-])"
 )
 # Spelled out: "john dot doe at example dot com" (brackets were undone by the normalizer).
-# A "." with a space after it ends a sentence: "processed at once. By" is no e-mail at once.by.
-_DOTW = r"(?:\.|\s+dot\s+)"
+# A "." with a space after it ends a sentence: "processed at once. By" is no e-mail at once.by; one with spaces on
+# both sides is a spaced address ("ada.lovelace @ example . com").
+_DOTW = r"(?:\.|\s+\.\s+|\s+dot\s+)"
 _SPELLED_EMAIL = re.compile(
     rf"(?<![\w.@])([a-z0-9_%+\-]+(?:{_DOTW}[a-z0-9_%+\-]+)*)(?:\s*@\s*|\s+at\s+)"
     rf"([a-z0-9\-]+(?:{_DOTW}[a-z0-9\-]+)*{_DOTW}[a-z]{{2,24}})(?![\w@])",
@@ -113,8 +114,10 @@ _TAIL_SPELLED = re.compile(
     re.IGNORECASE,
 )
 # Cheap prechecks for the tail patterns.
-_SPELLED_SEP = re.compile(r"\s(?:dot|at)\s", re.IGNORECASE)
-_TAIL_GAP = re.compile(r"(?<![a-z0-9_%+\-])[a-z0-9_%+\-]+\s+(?:d|do|dot|a|at)?$", re.IGNORECASE)
+_SPELLED_SEP = re.compile(r"\s(?:dot|at)\s|\s[@.]|@\s", re.IGNORECASE)
+_TAIL_GAP = re.compile(
+    r"(?<![a-z0-9_%+\-.])[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*\s+(?:d|do|dot|a|at)?$", re.IGNORECASE
+)
 _GAP_END = re.compile(r"\s(?:d|do|dot|a|at)$", re.IGNORECASE)
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}")
 #: An IBAN still being written starts at most this far back (34 characters and its separators).
@@ -316,7 +319,7 @@ def _spelled_emails(text: str) -> list[tuple[int, int, str]]:
     pos = 0
     while (m := _SPELLED_EMAIL.search(text, pos)) is not None:
         pos = m.start() + 1  # a rejected match may hide a real one ("write me at ellie dot brooks at ...")
-        if not re.search(r"\s(?:dot|at)\s", m.group(), re.IGNORECASE):
+        if not re.search(r"\s", m.group()):
             continue  # a plain address: the e-mail recognizer's job
         if m.group(1).lower() in _NOT_LOCAL:
             continue
