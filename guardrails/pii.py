@@ -57,12 +57,13 @@ _MAYBE_PII = re.compile(r"[\d@\uff20]|[\[({]\s*(?:at|dot)|\bdot\b", re.IGNORECAS
 # A token that may be part of a PII value: has a digit or '@', is an IBAN-like upper-case group, is a
 # separator between digit groups, or introduces a phone extension.
 _PIIISH = re.compile(r".*[\d@\uff20].*|[A-Z0-9]{1,4}|[-–.()/+:]+|(?i:x|ext\.?|extension)", re.DOTALL)
-# Dates, times and versions: never phone numbers, whatever python-phonenumbers thinks of their digits.
+# Dates, times, year ranges and versions: never phone numbers, whatever python-phonenumbers thinks of their digits.
 _NOT_PHONE = re.compile(
     r"(?=[0-9vrb])(?:"  # a cheap first-character test: the alternatives cost 3x without it
     r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?![-/.]?\d)(?:[T ]\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?)?"
     r"|\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?![-/.]?\d)(?:[T ]\d{1,2}(?::\d{2}){1,2})?"
     r"|\b\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?\b"
+    r"|(?<![\d\-])(?:19|20)\d{2} ?- ?(?:19|20)\d{2}(?![\d\-])"  # a range of years ("2019–2024" once dashes fold)
     r"|\b(?:v|version\s?|release\s?|build\s?|rev\s?)\d+(?:\.\d+)+"
     r"|(?<![\d.])\d{1,2}\.\d{1,3}\.\d{1,5}(?![\d.])|(?<![\d.])\d{1,4}\.\d{1,4}\.\d{1,5}\.\d{1,5}(?![\d.]))",
     re.IGNORECASE,
