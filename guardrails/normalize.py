@@ -38,6 +38,7 @@ INVISIBLE = frozenset(
     "\u2800\u3164\uffa0\u180b\u180c\u180d"
 )
 
+
 def _small_capitals() -> dict[str, str]:
     """``LATIN LETTER SMALL CAPITAL X`` -> ``x`` for the blocks that hold them (IPA, phonetic, Latin Extended-D)."""
     found = {}

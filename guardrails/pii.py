@@ -116,9 +116,7 @@ _TAIL_SPELLED = re.compile(
 )
 # Cheap prechecks for the tail patterns.
 _SPELLED_SEP = re.compile(r"\s(?:dot|at)\s|\s[@.]|@\s", re.IGNORECASE)
-_TAIL_GAP = re.compile(
-    r"(?<![a-z0-9_%+\-.])[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*\s+(?:d|do|dot|a|at)?$", re.IGNORECASE
-)
+_TAIL_GAP = re.compile(r"(?<![a-z0-9_%+\-.])[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*\s+(?:d|do|dot|a|at)?$", re.IGNORECASE)
 _GAP_END = re.compile(r"\s(?:d|do|dot|a|at)$", re.IGNORECASE)
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}")
 #: An IBAN still being written starts at most this far back (34 characters and its separators).
