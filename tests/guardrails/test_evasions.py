@@ -127,3 +127,16 @@ def test_profanity_evasions_split_anywhere_never_show(bad: str) -> None:
     for cut in range(len("Well ") + 1, len("Well ") + len(bad)):
         shown, _ = _stream([ProfanityGuardrail("block")], [text[:cut], text[cut:]])
         assert shown in ("Well ", ""), (cut, shown)
+
+
+async def test_input_screening_redacts_and_blocks_the_evasions() -> None:
+    """The probe sent these as user messages: the model must see none of them."""
+    from guardrails.input import screen
+
+    guards = [ProfanityGuardrail("block"), PiiGuardrail("redact")]
+    message = "card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1, mail ada.lovelace@ехample.com, host 192。168。1。10"
+    screened = await screen(message, guards)
+    assert not screened.blocked
+    assert screened.text == "card <CREDIT_CARD>, mail <EMAIL_ADDRESS>, host <IP_ADDRESS>"
+    for bad in ("well f\nu\nc\nk", "ꜰᴜᴄᴋ off", "you cуnt"):
+        assert (await screen(bad, guards)).blocked, bad
