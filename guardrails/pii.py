@@ -7,8 +7,10 @@
   extractor fetches the public suffix list from the network; ours uses the
   snapshot bundled with tldextract (``suffix_list_urls=()``, no cache dir).
 - Text is normalized first (``guardrails.normalize.normalize_pii``: fullwidth
-  forms, invisible characters, defanged ``[.]``/``[at]``, numbers split by
-  line breaks) and every span is mapped back to the raw text.
+  forms, any Unicode decimal digit, dashes and ideographic full stops,
+  invisible characters, defanged ``[.]``/``[at]``, numbers split by line
+  breaks or spaced digit by digit, look-alike letters in a Latin word) and
+  every span is mapped back to the raw text.
 
 Entities: e-mail, phone, credit card (Luhn), IBAN (checksum), IP (v4/v6), US SSN.
 Findings are replaced by Presidio's ``<ENTITY_TYPE>`` placeholders.
