@@ -38,6 +38,18 @@ INVISIBLE = frozenset(
     "\u2800\u3164\uffa0\u180b\u180c\u180d"
 )
 
+
+def _small_capitals() -> dict[str, str]:
+    """``LATIN LETTER SMALL CAPITAL X`` -> ``x`` for the blocks that hold them (IPA, phonetic, Latin Extended-D)."""
+    found = {}
+    for block in (range(0x0250, 0x02B0), range(0x1D00, 0x1D80), range(0xA720, 0xA800)):
+        for code in block:
+            m = re.fullmatch(r"LATIN LETTER SMALL CAPITAL ([A-Z])", unicodedata.name(chr(code), ""))
+            if m:
+                found[chr(code)] = m.group(1).lower()
+    return found
+
+
 #: Look-alikes NFKC leaves alone (Cyrillic and Greek letters shaped like Latin ones).
 HOMOGLYPHS = str.maketrans(
     {
@@ -50,8 +62,18 @@ HOMOGLYPHS = str.maketrans(
         "ᴋ": "k", "ᴛ": "t", "ᴏ": "o", "ᴀ": "a", "ᴅ": "d", "ᴇ": "e", "ғ": "f",
         # Negative circled, negative squared and regional-indicator letters (``🅵🆄🅲🅺``): no NFKC form.
         **{chr(base + i): chr(ord("a") + i) for base in (0x1F150, 0x1F170, 0x1F1E6) for i in range(26)},
+        # Every small capital of a single letter (``ꜰᴜᴄᴋ``), found by its Unicode name: NFKC keeps them all.
+        **_small_capitals(),
     }
 )  # fmt: skip
+#: Look-alikes that stand for another letter than ``HOMOGLYPHS`` gives: Cyrillic ``у`` is shaped like ``y`` but
+#: is used for ``u`` (``cуnt``).  Word matching tries both readings.
+ALTERNATES = str.maketrans({"у": "u", "У": "u"})
+
+#: Dashes and minus signs that separate digit groups as ``-`` does (``4111–1111``, ``078−05−1120``).
+DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+#: Full stops that separate an address's groups as ``.`` does (ideographic ``。``, halfwidth ``｡``).
+FULL_STOPS = frozenset("\u3002\uff61\ufe52")
 
 #: Leetspeak symbol -> letter.  One character to one, so indexes do not move.
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
@@ -88,8 +110,13 @@ def _fold_char(ch: str) -> str:
     return unicodedata.normalize("NFKC", stripped).translate(HOMOGLYPHS).casefold()
 
 
-def normalize(text: str) -> Normalized:
-    """``text`` normalized for matching, with its index map."""
+def normalize(text: str, alternate: bool = False) -> Normalized:
+    """``text`` normalized for matching, with its index map.
+
+    ``alternate``: read look-alikes by ``ALTERNATES`` first (Cyrillic ``у`` as ``u``).
+    """
+    if alternate:  # one character for one, so the index map still points at the raw text
+        return normalize(text.translate(ALTERNATES))
     if text.isascii() and "&" not in text:  # the common case: only case to fold, indexes unchanged
         return Normalized(text.lower(), tuple(range(len(text))), len(text))
     out: list[str] = []
@@ -113,23 +140,31 @@ def normalize(text: str) -> Normalized:
 
 # Defanged separators: ``192[.]168[.]1[.]1``, ``john(at)example[dot]com``.
 _DEFANGED = re.compile(r"[\[({]\s*(?:\.|dot|@|at)\s*[\])}]", re.IGNORECASE)
+# One digit at a time with a space or two between them (``4 1 1 1 1 1 1``): seven or more, the shortest phone.
+_SPACED_DIGITS = re.compile(r"(?<!\w)\d(?:[ \t\u00a0]{1,2}\d(?!\w)){6,}")
 # Characters that send text through the slow path of ``normalize_pii``.
-_PII_SLOW = re.compile(r"[^\x00-\x7f]|[\[({]|\n")
+_PII_SLOW = re.compile(r"[^\x00-\x7f]|[\[({]|\n|\d[ \t]{1,2}\d[ \t]{1,2}\d")
 
 
 def normalize_pii(text: str) -> Normalized:
     """``text`` prepared for PII patterns, with its index map (case and accents kept).
 
-    Fullwidth and other compatibility forms become ASCII (NFKC), invisible
-    characters go, defanged ``[.]``, ``(dot)``, ``[at]`` become ``.`` and ``@``,
-    and a line break between two digits becomes a space, so ``4111\n1111``
-    reads as one number.  Plain ASCII text without brackets or line breaks is
+    Fullwidth and other compatibility forms become ASCII (NFKC), and so does
+    every Unicode decimal digit (``٤``, ``𝟒``, ``४``); dashes and minus signs
+    become ``-`` and ideographic full stops ``.``; invisible characters go;
+    defanged ``[.]``, ``(dot)``, ``[at]`` become ``.`` and ``@``; a line break
+    between two digits becomes a space, so ``4111\n1111`` reads as one number;
+    the spaces of a run of single digits (``4 1 1 1 ...``) go; and a Cyrillic
+    or Greek look-alike becomes its Latin letter inside a word that also has a
+    Latin letter or an ``@`` (``ada@ехample.com``), never in a word of its own
+    script.  Plain ASCII text without brackets, line breaks or spaced digits is
     returned as it is (the common case, kept cheap).
     """
     n = len(text)
     if not _PII_SLOW.search(text):
         return Normalized(text, tuple(range(n)), n)
     defanged = {m.start(): m for m in _DEFANGED.finditer(text)}
+    gaps = {i for m in _SPACED_DIGITS.finditer(text) for i in range(m.start(), m.end()) if not text[i].isdigit()}
     out: list[str] = []
     index: list[int] = []
     ends: list[int] = []
@@ -138,22 +173,49 @@ def normalize_pii(text: str) -> Normalized:
         ch, nxt = text[i], i + 1
         if (m := defanged.get(i)) is not None:
             ch, nxt = ("@" if m.group()[1:-1].strip().lower() in {"@", "at"} else "."), m.end()
-        elif ch in INVISIBLE:
+        elif ch in INVISIBLE or i in gaps:
             i = nxt
             continue
         elif ch in "\r\n" and out and out[-1][-1:].isdigit():
             j = i
             while j < n and (text[j] in "\r\n" or text[j] in INVISIBLE):
                 j += 1
-            if j < n and unicodedata.normalize("NFKC", text[j]).isdigit():
+            if j < n and text[j].isdigit():
                 ch, nxt = " ", j
         elif not ch.isascii():
-            ch = unicodedata.normalize("NFKC", ch)
+            ch = _pii_char(text, i)
         out.append(ch)
         index.extend([i] * len(ch))
         ends.extend([nxt] * len(ch))
         i = nxt
     return Normalized("".join(out), tuple(index), n, tuple(ends))
+
+
+def _pii_char(text: str, i: int) -> str:
+    """The PII view of the non-ASCII ``text[i]``."""
+    ch = text[i]
+    if (digit := unicodedata.decimal(ch, None)) is not None:
+        return str(digit)
+    if ch in DASHES:
+        return "-"
+    if ch in FULL_STOPS:
+        return "."
+    latin = ch.translate(HOMOGLYPHS)
+    if latin != ch and latin.isascii() and _mixed_word(text, i):
+        return latin
+    return unicodedata.normalize("NFKC", ch)
+
+
+def _mixed_word(text: str, i: int) -> bool:
+    """Does the word around ``text[i]`` also hold a Latin letter or an at sign (a look-alike, not another script)?"""
+    a = i
+    while a > 0 and not text[a - 1].isspace():
+        a -= 1
+    b = i
+    while b < len(text) and not text[b].isspace():
+        b += 1
+    word = text[a:b]
+    return "@" in word or "\uff20" in word or any(c.isascii() and c.isalpha() for c in word)
 
 
 def fold_leet(text: str) -> str:

@@ -7,8 +7,10 @@
   extractor fetches the public suffix list from the network; ours uses the
   snapshot bundled with tldextract (``suffix_list_urls=()``, no cache dir).
 - Text is normalized first (``guardrails.normalize.normalize_pii``: fullwidth
-  forms, invisible characters, defanged ``[.]``/``[at]``, numbers split by
-  line breaks) and every span is mapped back to the raw text.
+  forms, any Unicode decimal digit, dashes and ideographic full stops,
+  invisible characters, defanged ``[.]``/``[at]``, numbers split by line
+  breaks or spaced digit by digit, look-alike letters in a Latin word) and
+  every span is mapped back to the raw text.
 
 Entities: e-mail, phone, credit card (Luhn), IBAN (checksum), IP (v4/v6), US SSN.
 Findings are replaced by Presidio's ``<ENTITY_TYPE>`` placeholders.
@@ -53,16 +55,17 @@ _LOCK = threading.Lock()
 # Where a phone number could be: an optional +, then 7+ digits with separators between them.
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d(?:[ \t().\-/]{0,3}\d){6,}\)?")
 # Every entity we detect has a digit, an '@' or a spelled-out "dot"; text with none needs no analysis.
-_MAYBE_PII = re.compile(r"[0-9@\uff10-\uff19\uff20]|[\[({]\s*(?:at|dot)|\bdot\b", re.IGNORECASE)
+_MAYBE_PII = re.compile(r"[\d@\uff20]|[\[({]\s*(?:at|dot)|\bdot\b", re.IGNORECASE)
 # A token that may be part of a PII value: has a digit or '@', is an IBAN-like upper-case group, is a
 # separator between digit groups, or introduces a phone extension.
 _PIIISH = re.compile(r".*[\d@\uff20].*|[A-Z0-9]{1,4}|[-–.()/+:]+|(?i:x|ext\.?|extension)", re.DOTALL)
-# Dates, times and versions: never phone numbers, whatever python-phonenumbers thinks of their digits.
+# Dates, times, year ranges and versions: never phone numbers, whatever python-phonenumbers thinks of their digits.
 _NOT_PHONE = re.compile(
     r"(?=[0-9vrb])(?:"  # a cheap first-character test: the alternatives cost 3x without it
     r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?![-/.]?\d)(?:[T ]\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?)?"
     r"|\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?![-/.]?\d)(?:[T ]\d{1,2}(?::\d{2}){1,2})?"
     r"|\b\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?\b"
+    r"|(?<![\d\-])(?:19|20)\d{2} ?- ?(?:19|20)\d{2}(?![\d\-])"  # a range of years ("2019–2024" once dashes fold)
     r"|\b(?:v|version\s?|release\s?|build\s?|rev\s?)\d+(?:\.\d+)+"
     r"|(?<![\d.])\d{1,2}\.\d{1,3}\.\d{1,5}(?![\d.])|(?<![\d.])\d{1,4}\.\d{1,4}\.\d{1,5}\.\d{1,5}(?![\d.]))",
     re.IGNORECASE,
@@ -98,8 +101,9 @@ _EMAIL = (
     rf"\.[A-Za-z\u00c0-\u024f]{{2,63}}(?![{_ALNUM}\-])"
 )
 # Spelled out: "john dot doe at example dot com" (brackets were undone by the normalizer).
-# A "." with a space after it ends a sentence: "processed at once. By" is no e-mail at once.by.
-_DOTW = r"(?:\.|\s+dot\s+)"
+# A "." with a space after it ends a sentence: "processed at once. By" is no e-mail at once.by; one with spaces on
+# both sides is a spaced address ("ada.lovelace @ example . com").
+_DOTW = r"(?:\.|\s+\.\s+|\s+dot\s+)"
 _SPELLED_EMAIL = re.compile(
     rf"(?<![\w.@])([a-z0-9_%+\-]+(?:{_DOTW}[a-z0-9_%+\-]+)*)(?:\s*@\s*|\s+at\s+)"
     rf"([a-z0-9\-]+(?:{_DOTW}[a-z0-9\-]+)*{_DOTW}[a-z]{{2,24}})(?![\w@])",
@@ -113,8 +117,8 @@ _TAIL_SPELLED = re.compile(
     re.IGNORECASE,
 )
 # Cheap prechecks for the tail patterns.
-_SPELLED_SEP = re.compile(r"\s(?:dot|at)\s", re.IGNORECASE)
-_TAIL_GAP = re.compile(r"(?<![a-z0-9_%+\-])[a-z0-9_%+\-]+\s+(?:d|do|dot|a|at)?$", re.IGNORECASE)
+_SPELLED_SEP = re.compile(r"\s(?:dot|at)\s|\s[@.]|@\s", re.IGNORECASE)
+_TAIL_GAP = re.compile(r"(?<![a-z0-9_%+\-.])[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*\s+(?:d|do|dot|a|at)?$", re.IGNORECASE)
 _GAP_END = re.compile(r"\s(?:d|do|dot|a|at)$", re.IGNORECASE)
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}")
 #: An IBAN still being written starts at most this far back (34 characters and its separators).
@@ -316,7 +320,7 @@ def _spelled_emails(text: str) -> list[tuple[int, int, str]]:
     pos = 0
     while (m := _SPELLED_EMAIL.search(text, pos)) is not None:
         pos = m.start() + 1  # a rejected match may hide a real one ("write me at ellie dot brooks at ...")
-        if not re.search(r"\s(?:dot|at)\s", m.group(), re.IGNORECASE):
+        if not re.search(r"\s", m.group()):
             continue  # a plain address: the e-mail recognizer's job
         if m.group(1).lower() in _NOT_LOCAL:
             continue

@@ -30,7 +30,7 @@ from importlib.resources import files
 
 from guardrails.base import Action, GuardSpec, Span, Verdict, register
 from guardrails.holdback import trailing_hold
-from guardrails.normalize import Normalized, fold_leet, normalize
+from guardrails.normalize import ALTERNATES, Normalized, fold_leet, normalize
 
 NAME = "profanity"
 #: Longest raw text one finding can cover (a spelled-out word with separators).
@@ -93,10 +93,10 @@ ALLOWED = frozenset(
 
 _WORD = re.compile(r"(?:[^\W\d_]|[*#0-9@$!|+€£])+")
 # Single letters (or leet symbols) separated by one to three separator characters (f.u.c.k, f u c k, s|h|i|t,
-# f+u+c+k) or by a run of up to eight spaces (f    u     c k).  Matched on the un-leeted text, where | and +
-# are still separators.
+# f+u+c+k, one letter a line) or by a run of up to eight spaces (f    u     c k).  Matched on the un-leeted
+# text, where | and + are still separators.
 _SPELLED = re.compile(
-    r"(?<![^\W_])(?:(?:[^\W_]|[@$])(?:[ \t.\-_*~·/\\'\"|,+:;]{1,3}|[ \t]{1,8})){2,}(?:[^\W_]|[@$])(?![^\W_])"
+    r"(?<![^\W_])(?:(?:[^\W_]|[@$])(?:[ \t\r\n.\-_*~·/\\'\"|,+:;]{1,3}|[ \t]{1,8})){2,}(?:[^\W_]|[@$])(?![^\W_])"
 )
 # The last word before the held tail, with at most two spaces after it.
 _LAST_WORD = re.compile(r"(?<!\S)(\S{2,4})[ \t]{1,2}$")
@@ -219,8 +219,16 @@ class ProfanityGuardrail:
         wordlist()  # load once, up front
 
     def findings(self, text: str) -> list[tuple[int, int]]:
-        """Raw ``(start, end)`` of each profane word in ``text``."""
-        norm = normalize(text)
+        """Raw ``(start, end)`` of each profane word in ``text``.
+
+        Text with a look-alike that has two readings (Cyrillic ``у`` as ``y`` or ``u``) is read both ways.
+        """
+        spans = self._findings(normalize(text))
+        if not text.isascii() and any(ord(c) in ALTERNATES for c in text):
+            spans = sorted(set(spans) | set(self._findings(normalize(text, alternate=True))))
+        return spans
+
+    def _findings(self, norm: Normalized) -> list[tuple[int, int]]:
         folded = fold_leet(norm.text)
         spans: list[tuple[int, int]] = []
         covered: list[tuple[int, int]] = []
