@@ -78,7 +78,9 @@ class Stats:
 
 def cut_off_message(tokens: int | None) -> str:
     """The words every sink shows under an answer the token limit stopped."""
-    return f"cut off at {tokens:,} tokens" if tokens is not None else "cut off at the token limit"
+    if tokens is None:
+        return "cut off at the token limit"
+    return f"cut off at {tokens:,} token{'' if tokens == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,8 @@ async def _offer_continue(step: Mapping[str, Any]) -> None:
             rows.append(["assistant", step["output"]])
         meta.update({history.ANSWER: history.INTERRUPTED, "context": rows})
         await layer.update_step({**step, "metadata": meta})
-    await cl.Message(content=CUT_OFF_LINE, author="notice").send()
+        # Said once, when the cut is found: the line is stored with the thread, so later opens show it
+        # already (sending it on every open stacked one more copy each time).
+        await cl.Message(content=CUT_OFF_LINE, author="notice").send()
     action = continue_action()
     await action.send(for_id=str(step["id"]))  # under the answer: Continue streams into that message

@@ -108,19 +108,18 @@ async def _frames(answer: LiveAnswer, after: int) -> AsyncGenerator[bytes, None]
 
 def _follow(answer: LiveAnswer, after: int) -> Response:
     headers = {**sse.HEADERS, STREAM_HEADER: answer.id}
+    if answer.finished and after >= answer.last_id:
+        # The client has every event: 204 is how an EventSource is told to stop reconnecting.
+        return Response(status_code=204, headers={STREAM_HEADER: answer.id})
     return StreamingResponse(_frames(answer, after), media_type=sse.MEDIA_TYPE, headers=headers)
 
 
 def _last_event_id(request: Request) -> int:
     """The client's ``Last-Event-ID`` header (or ``?last_event_id=``), 0 when absent."""
-    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise RequestError(400, "Last-Event-ID must be a whole number.") from None
-    if value < 0:
+    raw = (request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:  # int() would also take "0_1", " +1", "١"
         raise RequestError(400, "Last-Event-ID must be a whole number.")
-    return value
+    return int(raw)
 
 
 def _stream(request: ChatRequest, http: Request) -> Response:

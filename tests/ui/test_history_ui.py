@@ -187,6 +187,22 @@ async def test_an_answer_cut_off_by_a_crash_resumes_interrupted_and_continue_fin
     assert not any("cut off" in m["output"] for m in again.socket.messages())  # finished: no Continue this time
 
 
+async def test_reopening_an_interrupted_thread_twice_stores_the_cut_off_line_once(db: Persisted) -> None:
+    thread_id = await _cut_off_thread(db, "one two")
+    await settle()
+    for _ in range(3):
+        thread = await db.layer.get_thread(thread_id)
+        assert thread is not None
+        page = await db.page(thread_id)
+        await app.resume_thread(thread)
+        await settle()
+        assert page.socket.named("action")[-1]["name"] == "continue_answer"  # Continue is offered every time
+    stored = await db.layer.get_thread(thread_id)
+    assert stored is not None
+    lines = [s for s in stored["steps"] if "cut off when the server stopped" in str(s.get("output"))]
+    assert len(lines) == 1, lines
+
+
 async def test_a_reopened_thread_shows_the_text_so_far_then_follows_in_the_same_message(db: Persisted) -> None:
     await db.page()
     await app.start()
