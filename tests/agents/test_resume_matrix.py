@@ -104,8 +104,8 @@ LOCAL_MESSAGES = [
     ChatMessage("user", "Name three rivers in Europe and say one thing about each."),
 ]
 LOCAL_PARAMS = GenerationParams(temperature=0, max_tokens=24)
-#: Long enough for the model's first token on a busy 2-core machine; only the stall case waits it out.
-#: Long enough that a loaded 2-core machine never stalls a healthy stream; the stall case waits it out once.
+#: Long enough that a loaded 2-core machine never stalls a healthy stream (3 s gave false stalls under load);
+#: only the stall case waits it out.
 LOCAL_STALL = 8.0
 
 
