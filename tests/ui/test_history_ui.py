@@ -66,9 +66,15 @@ async def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[P
 
 
 async def settle() -> None:
-    """Wait for the database writes Chainlit fires as background tasks (Message.update/remove)."""
-    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-    await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), 10)
+    """Wait for the database writes Chainlit fires as background tasks (Message.update/remove).
+
+    A write may start another (an update after a create), so this waits until none is left, up to 10 s.
+    """
+    deadline = asyncio.get_running_loop().time() + 10
+    while others := [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]:
+        left = deadline - asyncio.get_running_loop().time()
+        assert left > 0, f"background tasks still running: {others}"
+        await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), left)
 
 
 async def checkpointed(db: Persisted, thread_id: str, message_id: str) -> dict[str, Any]:
