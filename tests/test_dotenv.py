@@ -40,3 +40,21 @@ def test_env_file_settings_reach_modules_set_up_at_import(tmp_path: Path) -> Non
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "login on"
+
+
+SECRET_PROBE = """
+import os
+import app
+print("secret set" if os.environ.get("CHAINLIT_AUTH_SECRET") else "no secret")
+"""
+
+
+def test_a_login_without_chainlit_auth_secret_gets_one_instead_of_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAT_", "CHAINLIT_", "CI"))}
+    env.update({"PYTHONPATH": str(ROOT), "CHAT_USERS": "alice:wonderland", "DATABASE_URL": "off"})
+    result = subprocess.run(
+        [sys.executable, "-c", SECRET_PROBE], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "secret set"

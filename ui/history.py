@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.events import Done, Failed
+from agents.events import Done, Failed, Replace, TextDelta
 from agents.providers.base import ChatMessage
 from chat.live import LiveAnswer
 
@@ -110,14 +110,20 @@ class Checkpoints:
         self.writes = 0
 
     async def run(self) -> None:
-        """Write checkpoints until the answer ends; the final state is written by ``finish``."""
-        last = self._clock()
+        """Write checkpoints until the answer ends; the final state is written by ``finish``.
+
+        The first text is written at once, so an answer the server dies on in its first second
+        still shows after a restart (interrupted, with Continue); then at most once per ``interval``.
+        """
+        last: float | None = None
         events = self.answer.follow(0)
         try:
             async for _, event in events:
                 if isinstance(event, Done | Failed):
                     break
-                if self._clock() - last >= self.interval:
+                if last is None and not isinstance(event, TextDelta | Replace):
+                    continue  # nothing of the answer to keep yet
+                if last is None or self._clock() - last >= self.interval:
                     await self.write()
                     last = self._clock()
         finally:

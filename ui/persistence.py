@@ -53,6 +53,9 @@ def install(login_configured: bool) -> DataLayer | None:
 
     # Always registered: without it Chainlit would read DATABASE_URL itself and expect PostgreSQL.
     cl.data_layer(lambda: layer)  # type: ignore[arg-type,return-value]
+    if login_configured or layer is not None:
+        # Chainlit refuses to start a login without a secret (with a traceback): make one and keep it.
+        _ensure_secret()
     if layer is not None and not login_configured:
         _local_user()
     return layer
@@ -66,9 +69,12 @@ def failure() -> str | None:
     return getattr(layer, "failure", None)
 
 
-def _local_user() -> None:
+def _ensure_secret() -> None:
     if not os.environ.get("CHAINLIT_AUTH_SECRET"):
         os.environ["CHAINLIT_AUTH_SECRET"] = _secret(SECRET_FILE)
+
+
+def _local_user() -> None:
     identifier = os.environ.get(LOCAL_USER_VAR, "").strip() or "local"
 
     @cl.header_auth_callback

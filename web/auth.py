@@ -55,9 +55,15 @@ def logins() -> list[tuple[str, str]]:
     if user and secret:
         found.append((user, secret))
     for entry in os.environ.get(USERS_VAR, "").split(","):
+        if not entry.strip():
+            continue
         name, _, word = entry.strip().partition(":")
-        if name and word:
-            found.append((name, word))
+        if not name or not word:
+            shown = name or "an entry"
+            raise ConfigError(f"{USERS_VAR}: {shown} has no password (write name:password, comma-separated).")
+        if any(name == known for known, _ in found):
+            raise ConfigError(f"{USERS_VAR}: {name} is listed twice; give each user one password.")
+        found.append((name, word))
     return found
 
 

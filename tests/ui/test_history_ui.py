@@ -262,6 +262,20 @@ async def test_checkpoints_are_bounded_by_time_not_tokens(db: Persisted) -> None
     assert 2 <= checkpoints.writes <= clock.now / history.CHECKPOINT_S + 1
 
 
+async def test_the_first_text_is_checkpointed_at_once(db: Persisted) -> None:
+    """A server killed in an answer's first second still leaves the answer behind (interrupted, with Continue)."""
+    await db.page()
+    await app.start()
+    session = app._session()
+    session.update(echo_rate=0, buffer="token")
+    answer = live_view.registry().start(session.start("a short answer"))
+    clock = FakeClock(step=0.0)  # time stands still: only the first-text write can happen
+    message = cl.Message(content="")
+    checkpoints = history.Checkpoints(answer, lambda: {**message.to_dict(), "output": "x"}, clock=clock)
+    await checkpoints.run()
+    assert checkpoints.writes == 1
+
+
 async def test_stop_on_a_page_that_reopened_the_thread_cancels_the_answer(db: Persisted) -> None:
     await db.page()
     await app.start()

@@ -316,3 +316,26 @@ def test_a_malformed_base_url_is_one_config_line_without_the_url(url: str, monke
     with pytest.raises(ConfigError) as caught:
         registry.create("openai")
     assert "OPENAI_BASE_URL" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("users", "said"),
+    [("alice:", "alice has no password"), (":pw", "an entry has no password"), ("alice:a,alice:b", "listed twice")],
+)
+def test_a_bad_chat_users_entry_is_one_config_line(monkeypatch: pytest.MonkeyPatch, users: str, said: str) -> None:
+    from agents.errors import ConfigError
+
+    monkeypatch.delenv("CHAT_USERNAME", raising=False)
+    monkeypatch.delenv("CHAT_PASSWORD", raising=False)
+    monkeypatch.setenv("CHAT_USERS", users)
+    with pytest.raises(ConfigError, match=said):
+        auth.login_configured()
+
+
+def test_several_logins_each_check_their_own_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAT_USERNAME", raising=False)
+    monkeypatch.delenv("CHAT_PASSWORD", raising=False)
+    monkeypatch.setenv("CHAT_USERS", "alice:wonderland, bob:builder")
+    assert auth.login_configured()
+    assert auth.check_password("alice", "wonderland") and auth.check_password("bob", "builder")
+    assert not auth.check_password("alice", "builder") and not auth.check_password("carol", "")
