@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents.events import TextDelta
 from guardrails.pii import PiiGuardrail
 from guardrails.profanity import ProfanityGuardrail
-from guardrails.stream import StreamGuard, run_checks
+from tests.guardrails.streaming import hold_back_stream
 
 PII = PiiGuardrail("redact")
 PROFANITY = ProfanityGuardrail("block")
@@ -93,23 +92,6 @@ def test_innocent_text_near_the_new_profanity_rules_passes(text: str) -> None:
     assert PROFANITY.findings(text) == [], text
 
 
-def _stream(guards: list, chunks: list[str]) -> tuple[str, str]:
-    """(text shown, final text) of a hold_back stream over ``chunks``."""
-    sg = StreamGuard(guards, "hold_back")
-    shown: list[str] = []
-    for chunk in chunks:
-        shown.append(sg.feed(chunk))
-        if (w := sg.window()) is not None:
-            out = sg.commit(w, run_checks(sg.guards, w.text))
-            shown.extend(e.text for e in out.events if isinstance(e, TextDelta))
-            if out.blocked is not None:
-                return "".join(shown), sg.text
-    if (w := sg.window(final=True)) is not None:
-        out = sg.commit(w, run_checks(sg.guards, w.text))
-        shown.extend(e.text for e in out.events if isinstance(e, TextDelta))
-    return "".join(shown), sg.text
-
-
 @pytest.mark.parametrize("value", [v for v, _ in PII_EVASIONS])
 def test_pii_evasions_split_anywhere_never_show(value: str) -> None:
     text = f"Sure, it is {value} and that is all."
@@ -117,7 +99,7 @@ def test_pii_evasions_split_anywhere_never_show(value: str) -> None:
     assert value not in expected
     start = len("Sure, it is ")
     for cut in range(start + 1, start + len(value)):
-        shown, final = _stream([PII], [text[:cut], text[cut:]])
+        shown, final = hold_back_stream([PII], [text[:cut], text[cut:]])
         assert shown == expected == final, (cut, shown)
 
 
@@ -125,7 +107,7 @@ def test_pii_evasions_split_anywhere_never_show(value: str) -> None:
 def test_profanity_evasions_split_anywhere_never_show(bad: str) -> None:
     text = f"Well {bad} and more text here"
     for cut in range(len("Well ") + 1, len("Well ") + len(bad)):
-        shown, _ = _stream([ProfanityGuardrail("block")], [text[:cut], text[cut:]])
+        shown, _ = hold_back_stream([ProfanityGuardrail("block")], [text[:cut], text[cut:]])
         assert shown in ("Well ", ""), (cut, shown)
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.events import TextDelta
 from guardrails import base
 from guardrails.pii import PiiGuardrail
 from guardrails.profanity import ProfanityGuardrail
-from guardrails.stream import StreamGuard, run_checks
+from tests.guardrails.streaming import hold_back_stream
 
 PII = PiiGuardrail("redact")
 PROFANITY = ProfanityGuardrail("block")
@@ -187,28 +186,11 @@ def test_redaction_masks_the_whole_phrase() -> None:
     assert g.check("a blow job joke").apply("a blow job joke") == "a b******* joke"
 
 
-def _stream(guards: list, chunks: list[str]) -> tuple[str, str]:
-    """(text shown, final text) of a hold_back stream over ``chunks``."""
-    sg = StreamGuard(guards, "hold_back")
-    shown: list[str] = []
-    for chunk in chunks:
-        shown.append(sg.feed(chunk))
-        if (w := sg.window()) is not None:
-            out = sg.commit(w, run_checks(sg.guards, w.text))
-            shown.extend(e.text for e in out.events if isinstance(e, TextDelta))
-            if out.blocked is not None:
-                return "".join(shown), sg.text
-    if (w := sg.window(final=True)) is not None:
-        out = sg.commit(w, run_checks(sg.guards, w.text))
-        shown.extend(e.text for e in out.events if isinstance(e, TextDelta))
-    return "".join(shown), sg.text
-
-
 @pytest.mark.parametrize("bad", ["blow job", "fu ck", "s|h|i|t", "f    u     c k", "2 girls 1 cup"])
 def test_profanity_evasions_split_anywhere_never_show(bad: str) -> None:
     text = f"Well {bad} and more text here"
     for cut in range(len("Well ") + 1, len("Well ") + len(bad)):
-        shown, _ = _stream([ProfanityGuardrail("block")], [text[:cut], text[cut:]])
+        shown, _ = hold_back_stream([ProfanityGuardrail("block")], [text[:cut], text[cut:]])
         assert shown == "Well " or shown == "", (cut, shown)
 
 
@@ -220,7 +202,7 @@ def test_pii_evasions_split_anywhere_never_show(value: str) -> None:
     expected = PII.check(text).apply(text)
     assert value not in expected
     for cut in range(len("Sure, the value is ") + 1, len("Sure, the value is ") + len(value)):
-        shown, final = _stream([PII], [text[:cut], text[cut:]])
+        shown, final = hold_back_stream([PII], [text[:cut], text[cut:]])
         assert shown == expected == final, cut
 
 
@@ -239,5 +221,5 @@ def test_hold_back_leaks_no_realtext_pii_split_anywhere(case: dict) -> None:
     expected = PII.check(text).apply(text)
     start = text.find(case["value"])
     for cut in range(start + 1, start + len(case["value"])):
-        shown, final = _stream([PII], [text[:cut], text[cut:]])
+        shown, final = hold_back_stream([PII], [text[:cut], text[cut:]])
         assert shown == expected == final, cut
