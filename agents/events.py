@@ -47,6 +47,11 @@ class Stats:
     finish_reason: FinishReason | None = None
     #: With ``finish_reason == "length"``: the answer's length in tokens where the limit cut it.
     cut_off_at: int | None = None
+    #: How sure the model was of the answer shown, in [0, 1] (``agents.confidence``); ``None``: the provider
+    #: reported no log-probabilities, so the answer cannot be checked.
+    confidence: float | None = None
+    #: ``(start, end)`` character spans of ``Done.text`` whose confidence is below the threshold.
+    flagged: tuple[tuple[int, int], ...] = ()
 
     @property
     def cut_off(self) -> bool:
@@ -58,6 +63,7 @@ class Stats:
         data = asdict(self)
         data["resumes"] = list(self.resumes)
         data["verdicts"] = [dict(v) for v in self.verdicts]
+        data["flagged"] = [list(span) for span in self.flagged]
         return data
 
     def summary(self) -> str:

@@ -51,7 +51,7 @@ from agents.errors import (
 from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta, cut_off_message
 from agents.faults import FaultInjector, parse_fault
 from agents.providers import registry
-from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Waiting
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Scored, Waiting
 from agents.retry import Backoff, RetryPolicy
 from agents.seam import CutWord, SeamTrimmer, split_cut_word
 from agents.settings import RunSettings
@@ -302,6 +302,8 @@ class Runner:
                     if piece.reason == "length":
                         recorder.cut_off_at = piece.tokens or params.max_tokens or recorder.tokens
                     continue
+                if isinstance(piece, Scored):
+                    piece = piece.text  # log-probabilities: not used yet (issue 18)
                 if not piece:
                     continue
                 recorder.token()

@@ -4,7 +4,9 @@ A provider knows nothing of Chainlit, buffering or guardrails.  It streams the
 answer to ``messages`` as text pieces and raises the project's own errors
 (``agents.errors``), mapped from its SDK's errors at its own boundary.
 
-Besides text, a provider may yield two typed items, never text to be sniffed:
+Besides text, a provider may yield typed items, never text to be sniffed:
+``Scored`` is text together with the log-probabilities of the model tokens that
+make it (for the hallucination check; a provider that has none yields ``str``),
 ``Waiting`` while its answer is queued or its prompt is being read (the stall
 timer does not run then, and sinks show the place in the queue), and ``Finish``
 as its last item when the answer ended for a reason other than a natural stop
@@ -56,8 +58,28 @@ class Waiting:
     ahead: int
 
 
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """How sure the model was of one token it emitted."""
+
+    #: The token's text (may be empty or partial for a token that splits a UTF-8 character).
+    text: str
+    #: Natural-log probability the model gave this token, before temperature and sampling filters.
+    logprob: float
+    #: Log-probabilities of the most likely tokens at that step, best first (up to 5; may be empty).
+    top: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A text piece with the log-probabilities of the tokens that make it (one or more)."""
+
+    text: str
+    tokens: tuple[TokenLogprob, ...]
+
+
 #: What a provider stream yields.
-Piece = str | Waiting | Finish
+Piece = str | Scored | Waiting | Finish
 
 
 @runtime_checkable
