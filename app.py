@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 from agents.errors import ChatError
 from chat.session import ChatSession
-from ui import live_view, panel, persistence, resume, threads
+from ui import keys_panel, live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
 from ui.sink import show_error, show_notice
@@ -50,12 +50,16 @@ async def end() -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict) -> None:
+    keys_panel.scrub(context.session.chat_settings)  # Chainlit stores these with the thread: keys must not be there
     session = _session()
     outcome = apply(session, values)  # each valid field applies; the bad ones are refused by name
     if outcome.refused:
         await show_error(outcome.summary())
-    if outcome.refused or "buffer" in outcome.applied:
-        await cl.ChatSettings(panel.widgets(session.settings)).send()  # show what is really in force
+    elif outcome.keys:
+        await show_notice(f"For this chat only, never stored: {', '.join(outcome.keys)}")
+    if outcome.refused or "buffer" in outcome.applied or outcome.keys_touched:
+        # Show what is really in force; a key typed into the panel leaves the browser's form with this.
+        await cl.ChatSettings(panel.widgets(session.settings, session.keys)).send()
     if outcome.provider:
         await show_notice(f"Now answering with: {outcome.provider}")
     if outcome.applied:

@@ -28,6 +28,7 @@ from agents.providers import registry
 from agents.providers.base import ChatMessage, Provider
 from agents.runner import Runner
 from agents.stats import Clock
+from chat.keys import UserKeys
 from chat.pipeline import apply, screen_input, stages_for
 from chat.settings import Settings
 
@@ -162,8 +163,11 @@ class ChatSession:
         #: How many messages at the start of ``history`` have not passed the input guardrails (see ``adopt``).
         self.unscreened = 0
         self.clock = clock
+        #: Keys the user entered for this session only (the chat UI's panel); never stored or logged.
+        self.keys = UserKeys()
         self._provider: Provider | None = None
         self._provider_key: tuple[Any, ...] | None = None
+        self._keys_version = 0  # the ``keys.version`` the provider was built with
         #: The latest turn started, so ``continue_last`` can carry on its answer.
         self.last_turn: Turn | None = None
 
@@ -171,9 +175,9 @@ class ChatSession:
         """The provider for the current settings, built once per distinct configuration."""
         s = self.settings
         key = (s.provider, s.model, s.echo_rate)
-        if self._provider is None or key != self._provider_key:
-            self._provider = registry.create(s.provider, s.model, **s.provider_options())
-            self._provider_key = key
+        if self._provider is None or key != self._provider_key or self._keys_version != self.keys.version:
+            self._provider = registry.create(s.provider, s.model, keys=self.keys.env(), **s.provider_options())
+            self._provider_key, self._keys_version = key, self.keys.version
         return self._provider
 
     def update(self, **changes: Any) -> Settings:
@@ -181,7 +185,7 @@ class ChatSession:
         candidate = self.settings.replace(**changes)
         if candidate.provider != self.settings.provider:
             spec = registry.get(candidate.provider)
-            if (err := spec.missing_key()) is not None:
+            if (err := spec.missing_key(self.keys.env())) is not None:
                 raise err
         self.settings = candidate
         return candidate

@@ -30,6 +30,8 @@ class App:
     url: str
     log: Path
     process: subprocess.Popen[bytes]
+    #: Where its stdout goes (Chainlit's own log lines).
+    out: Path | None = None
 
     def client(self, **kwargs: object) -> httpx.Client:
         """An HTTP client with the bearer token set."""
@@ -54,10 +56,11 @@ def running_app(tmp: Path, env: Mapping[str, str] | None = None, timeout: float 
     child_env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     child_env.update({"DEFAULT_PROVIDER": "echo", "API_BEARER_TOKEN": TOKEN, **(env or {})})
     log = tmp / f"app-{port}.log"
+    out_log = tmp / f"app-{port}.out"
     chainlit = Path(sys.executable).with_name("chainlit")
     cmd = [str(chainlit), "run", "app.py", "--headless", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as err:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=err)
+    with open(log, "wb") as err, open(out_log, "wb") as out:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=out, stderr=err)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -72,7 +75,7 @@ def running_app(tmp: Path, env: Mapping[str, str] | None = None, timeout: float 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the app did not answer within {timeout:.0f} s")
             time.sleep(0.1)  # polling a subprocess's readiness; nothing to wait on instead
-        yield App(url, log, process)
+        yield App(url, log, process, out_log)
     finally:
         process.send_signal(signal.SIGINT)
         try:

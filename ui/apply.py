@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.errors import ChatError, InvalidSetting
+from agents.errors import ChatError, InvalidSetting, MissingKey
 from agents.providers import registry
+from chat.keys import USER_VARS
 from chat.session import ChatSession
 from chat.settings import coerce
-from ui import fault_panel, guard_panel, panel
+from ui import fault_panel, guard_panel, keys_panel, panel
 
 #: Providers whose model is fixed by configuration, not chosen per chat.
 FIXED_MODEL = {"local": "the embedded model runs the GGUF file in LOCAL_MODEL_PATH"}
@@ -30,6 +31,10 @@ class Outcome:
     refused: list[str] = field(default_factory=list)
     #: The provider's short label ("Echo") when the change switched provider, else ``None``.
     provider: str | None = None
+    #: A key field was filled in (applied or refused): the panel must be sent again to clear it.
+    keys_touched: bool = False
+    #: The keys set or removed, by name ("OpenAI API key", "Gemini API key removed").
+    keys: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: what was refused and what was applied (empty when nothing was refused)."""
@@ -42,6 +47,7 @@ class Outcome:
 def apply(session: ChatSession, values: Mapping[str, Any]) -> Outcome:
     """Apply every valid field of the panel's ``values`` to ``session``; see ``Outcome``."""
     out = Outcome()
+    _apply_keys(session, values, out)  # first: a key entered with the provider it unlocks works in one go
     picked = {k: v for k, v in values.items() if k in panel.FIELDS}
     folded = guard_panel.to_settings(panel.fold_buffer(picked, session.settings.buffer))
     try:
@@ -56,6 +62,9 @@ def apply(session: ChatSession, values: Mapping[str, Any]) -> Outcome:
             value = coerce({name: folded[name]})[name]
             before = session.settings
             session.update(**{name: value})
+        except MissingKey as err:
+            out.refused.append(keys_panel.missing_key_line(err))
+            continue
         except ChatError as err:
             out.refused.append(str(err))
             continue
@@ -70,3 +79,22 @@ def apply(session: ChatSession, values: Mapping[str, Any]) -> Outcome:
     if provider != old_provider:
         out.provider = registry.get(provider).label.split(" (")[0]
     return out
+
+
+def _apply_keys(session: ChatSession, values: Mapping[str, Any], out: Outcome) -> None:
+    """Set or remove the keys typed into the panel; each is named in ``out``, never shown."""
+    for var, value in keys_panel.take(values).items():
+        out.keys_touched = True
+        name = USER_VARS[var]
+        if value is None:
+            if session.keys.forget(var):
+                out.keys.append(f"{name} removed")
+                out.applied.append(out.keys[-1])
+            continue
+        try:
+            session.keys.set(var, value)
+        except ChatError as err:
+            out.refused.append(str(err))
+            continue
+        out.keys.append(name)
+        out.applied.append(name)

@@ -9,8 +9,9 @@ from chainlit.input_widget import InputWidget, Select, Slider, TextInput
 
 from agents import buffering
 from agents.providers import registry
+from chat.keys import UserKeys
 from chat.settings import Settings, coerce
-from ui import fault_panel, guard_panel
+from ui import fault_panel, guard_panel, keys_panel
 
 UNAVAILABLE = "unavailable"
 CUSTOM = "custom"
@@ -29,21 +30,25 @@ FIELDS = ("provider", "model", "temperature", "max_tokens", "seed", "system_prom
           "buffer_choice", *guard_panel.field_ids(), *fault_panel.field_ids())
 
 
-def provider_items() -> dict[str, str]:
-    """Label -> provider name; a provider without its key says which env var to set."""
+def provider_items(keys: UserKeys | None = None) -> dict[str, str]:
+    """Label -> provider name; a provider without its key (the server's or ``keys``) says how to get one."""
     items: dict[str, str] = {}
     for name in registry.names():
         spec = registry.get(name)
-        missing = spec.missing_key()
-        label = spec.label if missing is None else f"{spec.label} ({UNAVAILABLE}: set {' or '.join(spec.env_vars)})"
+        missing = spec.missing_key(keys.env() if keys is not None else None)
+        label = spec.label if missing is None else (
+            f"{spec.label} ({UNAVAILABLE}: enter a key below or set {' or '.join(spec.env_vars)})"
+        )
         items[label] = name
     return items
 
 
-def widgets(settings: Settings) -> list[InputWidget]:
-    """The panel's widgets, showing ``settings``."""
+def widgets(settings: Settings, keys: UserKeys | None = None) -> list[InputWidget]:
+    """The panel's widgets, showing ``settings`` and which of ``keys`` are set (never their values)."""
+    keys = keys if keys is not None else UserKeys()
     return [
-        Select(id="provider", label="Provider", items=provider_items(), initial_value=settings.provider),
+        Select(id="provider", label="Provider", items=provider_items(keys), initial_value=settings.provider),
+        *keys_panel.widgets(keys),
         TextInput(id="model", label="Model (blank: the provider's default)", initial=settings.model or ""),
         # Blank, not a slider: a slider always sends a number, and some remote models refuse any temperature.
         TextInput(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -302,8 +302,10 @@ def _cause(err: Exception) -> Exception | None:
     return err
 
 
-def _build(model: str | None = None, **_: object) -> GeminiProvider:
-    return GeminiProvider(model=model)
+def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, **_: object) -> GeminiProvider:
+    """``keys``: a user's own ``GEMINI_API_KEY`` (one session's), used instead of the server's."""
+    own = keys or {}
+    return GeminiProvider(model=model, api_key=next((own[k] for k in ENV_KEYS if own.get(k)), None))
 
 
 register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3))

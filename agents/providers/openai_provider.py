@@ -9,7 +9,7 @@ whether to retry, and resumes mid-answer with ``continue_from``.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -257,8 +257,17 @@ def _cause(err: Exception) -> Exception | None:
     return None if isinstance(err, openai.AuthenticationError | openai.PermissionDeniedError) else err
 
 
-def _build(model: str | None = None, **_: object) -> OpenAIProvider:
-    return OpenAIProvider(model=model)
+def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, **_: object) -> OpenAIProvider:
+    """``keys``: a user's own ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` (one session's), over the server's.
+
+    A user's base URL never gets the server's key: that would hand the
+    operator's key to whatever server the user named.  Without a key of the
+    user's own it is sent the placeholder.
+    """
+    own = keys or {}
+    base_url = own.get(ENV_BASE_URL) or None
+    api_key = own.get(ENV_KEY) or (PLACEHOLDER_KEY if base_url else None)
+    return OpenAIProvider(model=model, api_key=api_key, base_url=base_url)
 
 
 register(

@@ -9,7 +9,7 @@ Its factory takes what the provider needs, the model name and keyword options
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +34,13 @@ class ProviderSpec:
     #: Where it sits in lists (the panel, ``--provider`` choices): lower first; ``None``: after the built-ins.
     order: int | None = None
 
-    def missing_key(self) -> MissingKey | None:
-        """The error to show when none of the provider's env vars is set, else ``None``."""
-        if not self.env_vars or any(os.environ.get(var) for var in self.env_vars):
+    def missing_key(self, keys: Mapping[str, str] | None = None) -> MissingKey | None:
+        """The error to show when none of the provider's env vars is set, else ``None``.
+
+        ``keys`` are values a user entered for one session, under the same names
+        (``OPENAI_API_KEY``); either source makes the provider available.
+        """
+        if not self.env_vars or any(os.environ.get(var) or (keys or {}).get(var) for var in self.env_vars):
             return None
         return MissingKey(self.name, self.env_vars)
 
@@ -59,9 +63,17 @@ def get(name: str) -> ProviderSpec:
     return PROVIDERS.get(name)
 
 
-def create(name: str, model: str | None = None, **options: Any) -> Provider:
-    """Build provider ``name``, raising ``MissingKey`` if its key is not set."""
+def create(name: str, model: str | None = None, *, keys: Mapping[str, str] | None = None, **options: Any) -> Provider:
+    """Build provider ``name``, raising ``MissingKey`` if its key is not set.
+
+    ``keys``: one user's own keys (env var name -> value); the provider's
+    factory gets those it names as ``keys=`` and decides how they combine with
+    the server's.  Other providers never see them.
+    """
     spec = get(name)
-    if (err := spec.missing_key()) is not None:
+    if (err := spec.missing_key(keys)) is not None:
         raise err
+    own = {var: value for var, value in (keys or {}).items() if var in spec.env_vars and value}
+    if own:
+        options["keys"] = own
     return spec.factory(model, **options)
