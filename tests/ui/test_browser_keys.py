@@ -85,6 +85,7 @@ async def test_a_key_entered_in_the_panel_serves_that_session_only_and_is_never_
         assert await box.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "disc"  # masked as typed
         await box.fill(KEY)
         await alice.locator("#openai_base_url").fill(f"{upstream.url}/v1")
+        await alice.screenshot(path=str(ARTIFACTS / "ui-keys-panel.png"))
         before = len(await messages(alice))
         await choose(alice, "provider", "OpenAI")
         await confirm(alice)
