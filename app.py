@@ -8,7 +8,7 @@ from chainlit.context import context
 from chainlit.types import ThreadDict
 from dotenv import load_dotenv
 
-from agents.errors import ChatError
+from agents.errors import ChatError, MissingKey
 from chat.session import ChatSession
 from ui import keys_panel, live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
@@ -73,6 +73,9 @@ async def message(msg: cl.Message) -> None:
     await threads.save_settings()
     try:
         turn = session.start(msg.content)
+    except MissingKey as err:  # e.g. the user removed the key their provider needs
+        await show_error(keys_panel.missing_key_line(err))
+        return
     except ChatError as err:
         await show_error(err)
         return

@@ -15,6 +15,12 @@ from tests.servers.scripted import Reply, ScriptedServer
 from ui import keys_panel, panel
 from ui.apply import apply
 
+
+def cl_message(text: str) -> object:
+    import chainlit as cl
+
+    return cl.Message(content=text, author="User", type="user_message")
+
 KEY = "sk-user-0123456789abcdef"
 SERVER_KEY = "sk-server-fedcba9876543210"
 
@@ -121,3 +127,24 @@ async def test_a_users_key_alone_goes_to_the_servers_base_url(
     apply(session, {"openai_api_key": KEY})
     assert [p async for p in session.provider().stream([ChatMessage("user", "hi")], GenerationParams())] == ["ok"]
     assert scripted.requests[-1].header("Authorization") == f"Bearer {KEY}"
+
+
+def test_a_users_gemini_key_builds_gemini_with_it_and_the_server_keeps_none() -> None:
+    session = echo_session()
+    apply(session, {"gemini_api_key": KEY, "provider": "gemini"})
+    provider = session.provider()
+    assert provider.name == "gemini" and provider._api_key == KEY  # type: ignore[attr-defined]
+    with pytest.raises(MissingKey):
+        registry.create("gemini")  # the server itself still has no key
+
+
+async def test_removing_the_key_in_use_gives_one_line_naming_the_panel_field(ui: object) -> None:
+    import app
+
+    await app.settings_update({"openai_api_key": KEY, "provider": "openai"})
+    assert app._session().settings.provider == "openai"
+    await app.settings_update({"openai_api_key": "-"})
+    sent = len(ui.messages())  # type: ignore[attr-defined]
+    await app.message(cl_message("hello"))
+    [error] = ui.messages()[sent:]  # type: ignore[attr-defined]
+    assert '"OpenAI API key"' in error["output"] and KEY not in error["output"], error
