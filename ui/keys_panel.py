@@ -54,7 +54,7 @@ def widgets(keys: UserKeys) -> list[InputWidget]:
         out.append(SecretInput(
             id=field_id, label=f"Your {USER_VARS[var]} ({var}): {state}",
             placeholder="https://host/v1" if var.endswith("_URL") else "paste a key",
-            description=f"For this chat only: in memory, never stored or shown. Blank keeps it; {FORGET} removes it.",
+            description=f"For this chat only: in memory, never stored or shown. Blank keeps it, \"{FORGET}\" drops it.",
         ))  # fmt: skip
     return out
 
