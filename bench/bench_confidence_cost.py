@@ -56,6 +56,7 @@ async def main(reps: int) -> None:
     print(f"runs: {reps} each, {MAX_TOKENS} tokens max, greedy")
     print(f"tokens/s  without: {off:.1f}  with hallucination=flag: {on:.1f}  ratio: {on / off:.3f} "
           f"(target >= {TARGET})")  # fmt: skip
+    print("each run, tokens/s:", {k: [round(r, 1) for r in v] for k, v in rates.items()})
     print(f"TTFT ms   without: {statistics.median(ttfts['off']):.0f}  with: {statistics.median(ttfts['flag']):.0f}")
     print(f"answer confidence (flag): {confidence}")
     print(f"text identical with and without: {texts['off'] == texts['flag'] and len(texts['off']) == 1}")

@@ -192,21 +192,27 @@ class GeminiProvider:
         state = StreamState(self.name, _LABEL)
         try:
             client, _ = await self._clients.get()
-            try:
+
+            async def open_stream(body: dict[str, Any]) -> tuple[Any, list[Any]]:
+                """The SDK's stream and its first chunk (a refused option is an error at the first read)."""
                 chunks = await client.aio.models.generate_content_stream(
                     model=model, contents=body["contents"], config=types.GenerateContentConfig(**body["config"])
                 )
+                try:
+                    return chunks, [await anext(chunks)]
+                except StopAsyncIteration:
+                    return chunks, []
+
+            try:
+                chunks, first = await open_stream(body)
             except genai_errors.ClientError as err:
                 if err.code != 400 or "response_logprobs" not in body["config"]:
                     raise
                 # The model gives no log-probabilities: the answer matters more than its score.
                 self.logprobs_refused = True
-                body = self.request(messages, params, continue_from)
-                chunks = await client.aio.models.generate_content_stream(
-                    model=model, contents=body["contents"], config=types.GenerateContentConfig(**body["config"])
-                )
+                chunks, first = await open_stream(self.request(messages, params, continue_from))
             try:
-                async for chunk in chunks:
+                async for chunk in _after(first, chunks):
                     state.chunks += 1
                     if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
                         raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), state.partial)
@@ -302,6 +308,14 @@ def _texts(chunk: types.GenerateContentResponse) -> list[str]:
     if content is None or not content.parts:
         return []
     return [p.text for p in content.parts if p.text and not p.thought]
+
+
+async def _after(first: list[Any], rest: Any) -> AsyncGenerator[Any, None]:
+    """The chunks already read, then the rest of the stream."""
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 def _logprobs(chunk: types.GenerateContentResponse) -> tuple[TokenLogprob, ...] | None:
