@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 from agents.errors import ChatError
 from chat.session import ChatSession
-from ui import live_view, panel, persistence, resume, threads
+from ui import guard_panel, live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
 from ui.sink import show_error, show_notice
@@ -54,10 +54,13 @@ async def settings_update(values: dict) -> None:
     outcome = apply(session, values)  # each valid field applies; the bad ones are refused by name
     if outcome.refused:
         await show_error(outcome.summary())
-    if outcome.refused or "buffer" in outcome.applied:
+    checking = session.settings.checks_confidence and ("guards" in outcome.applied or outcome.provider)
+    if outcome.refused or "buffer" in outcome.applied or checking:
         await cl.ChatSettings(panel.widgets(session.settings)).send()  # show what is really in force
     if outcome.provider:
         await show_notice(f"Now answering with: {outcome.provider}")
+    if checking and (note := guard_panel.confidence_note(session.settings)):
+        await show_notice(note)  # e.g. echo: its answers cannot be checked, said before the first one
     if outcome.applied:
         await threads.save_settings()
 

@@ -13,11 +13,13 @@ import argparse
 import asyncio
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.events import Done  # noqa: E402
+from agents.providers.logits import token_logprob  # noqa: E402
 from chat.session import ChatSession  # noqa: E402
 from chat.settings import Settings  # noqa: E402
 from tests.fakes import answer_events  # noqa: E402
@@ -25,6 +27,7 @@ from tests.fakes import answer_events  # noqa: E402
 PROMPT = "Write a detailed story about a lighthouse keeper and a storm."
 MAX_TOKENS = 200
 TARGET = 0.95
+VOCAB = 49_152
 
 
 async def one(guards: str) -> tuple[float, float, str, float | None]:
@@ -37,6 +40,17 @@ async def one(guards: str) -> tuple[float, float, str, float | None]:
     stats = done.stats
     assert stats.tokens_per_s is not None and stats.ttft_ms is not None
     return stats.tokens_per_s, stats.ttft_ms, done.text, stats.confidence
+
+
+def logsoftmax_cost(n: int = 2000) -> float:
+    """Microseconds per token of ``token_logprob`` on a logit vector the size of SmolLM2's vocabulary."""
+    import numpy as np
+
+    logits = (np.random.default_rng(0).standard_normal(VOCAB) * 4).astype(np.float32)
+    started = time.perf_counter()
+    for i in range(n):
+        token_logprob(logits, i, "x")
+    return (time.perf_counter() - started) / n * 1e6
 
 
 async def main(reps: int) -> None:
@@ -59,6 +73,9 @@ async def main(reps: int) -> None:
     print("each run, tokens/s:", {k: [round(r, 1) for r in v] for k, v in rates.items()})
     print(f"TTFT ms   without: {statistics.median(ttfts['off']):.0f}  with: {statistics.median(ttfts['flag']):.0f}")
     print(f"answer confidence (flag): {confidence}")
+    per_token = logsoftmax_cost()
+    print(f"the check's own work per token (log-softmax + top-5 of {VOCAB:,} logits): {per_token:.0f} us = "
+          f"{per_token / 1e6 * off * 100:.2f}% of a token at {off:.1f} tok/s")  # fmt: skip
     print(f"text identical with and without: {texts['off'] == texts['flag'] and len(texts['off']) == 1}")
 
 

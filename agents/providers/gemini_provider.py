@@ -121,8 +121,6 @@ class GeminiProvider:
     name = "gemini"
     #: A continuation is a new request carrying the partial answer; the model may repeat a little at the seam.
     exact_continuation = False
-    #: Asks for token log-probabilities when ``params.logprobs`` says so (where the model supports them).
-    logprobs = True
 
     def __init__(
         self,
@@ -368,4 +366,4 @@ def _build(model: str | None = None, **_: object) -> GeminiProvider:
     return GeminiProvider(model=model)
 
 
-register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3))
+register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3, logprobs="maybe"))

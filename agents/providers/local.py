@@ -771,8 +771,6 @@ class LocalProvider:
     name = "local"
     #: The model re-enters the token state it was in, so a continuation repeats nothing.
     exact_continuation = True
-    #: Reports each token's log-probability when asked (``GenerationParams.logprobs``).
-    logprobs = True
 
     def __init__(self, model: LocalModel | None = None) -> None:
         self.engine = model or shared_model()
@@ -797,4 +795,8 @@ def _build(model: str | None = None, **_: object) -> LocalProvider:
     return LocalProvider()
 
 
-register(ProviderSpec("local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0))
+register(
+    ProviderSpec(
+        "local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0, logprobs="yes"
+    )
+)

@@ -68,8 +68,6 @@ class OpenAIProvider:
     name = "openai"
     #: A continuation is a new request carrying the partial answer; the model may repeat a little at the seam.
     exact_continuation = False
-    #: Asks for token log-probabilities when ``params.logprobs`` says so (the server may refuse: see above).
-    logprobs = True
 
     def __init__(
         self,
@@ -309,6 +307,6 @@ def _build(model: str | None = None, **_: object) -> OpenAIProvider:
 register(
     ProviderSpec(
         "openai", _build, "OpenAI (or an OpenAI-compatible server)", DEFAULT_MODEL,
-        env_vars=(ENV_KEY, ENV_BASE_URL), order=2,
+        env_vars=(ENV_KEY, ENV_BASE_URL), order=2, logprobs="maybe",
     )
 )  # fmt: skip
