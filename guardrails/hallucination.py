@@ -18,6 +18,16 @@ A provider that reports no log-probabilities (echo, a server that refused
 them) cannot be checked: a verdict says "cannot be checked with this provider"
 on every such answer, never a silent pass.  The check is cheap (arithmetic on
 numbers the model already computed), so it runs on the event loop.
+
+The stats it leaves are those of the text shown: ``confidence`` of the shown
+tokens (in ``block``, withheld sentences are not part of it) and ``flagged``
+spans of ``Done.text`` (a later redaction moves them: ``stream.remap_flagged``).
+
+Self-check hook (issue 18, item 4): an engine function that samples more
+answers and measures their agreement (``agents/selfcheck.py``, not on this
+branch yet) would run in ``confidence_stage`` once ``Done`` arrives, off the
+streaming path, and add its verdict and cost to the stats; an option such as
+``hallucination=flag:0.5`` would grow a ``selfcheck`` count for it.
 """
 
 from __future__ import annotations

@@ -345,13 +345,17 @@ def guard_stage(
                         break  # leaving the block closes the upstream: the provider stops now
         verdicts = tuple(r.to_dict() for r in records)
         if sg.blocked is not None:
-            base = ending.stats if ending is not None else recorder.snapshot("blocked")
+            base = (
+                remap_flagged(ending.stats, ending.text, sg.text)
+                if ending is not None
+                else recorder.snapshot("blocked")
+            )
             stats = dataclasses.replace(base, outcome="blocked", verdicts=(*base.verdicts, *verdicts))
             yield Done(sg.text, stats, block=sg.block())
         elif isinstance(ending, Done):
             yield Done(sg.text, _with(remap_flagged(ending.stats, ending.text, sg.text), verdicts))
         elif isinstance(ending, Failed):
-            yield Failed(ending.error, sg.text, _with(ending.stats, verdicts))
+            yield Failed(ending.error, sg.text, _with(remap_flagged(ending.stats, ending.text, sg.text), verdicts))
 
     return stage
 

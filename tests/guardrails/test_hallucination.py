@@ -206,3 +206,13 @@ async def test_flagged_spans_follow_a_pii_redaction() -> None:
     assert len(marked) == len(low)
     for before, after in zip(low, marked, strict=True):  # the same sentences, redacted where they were
         assert after == before.replace("ada@example.com", "<EMAIL_ADDRESS>")
+
+
+async def test_flagged_spans_stay_inside_an_answer_a_text_guardrail_blocked() -> None:
+    chunks = ("It has ", "nine moons. ", "Well, ", "shit ", "happens.")
+    logprobs = (UNSURE, UNSURE, SURE, SURE, SURE)
+    session, _ = session_with("hallucination=flag,profanity=block", ScriptedProvider(chunks=chunks, logprobs=logprobs))
+    done = (await answer_events(session, "Moons?"))[-1]
+    assert isinstance(done, Done) and done.block is not None and done.block.rule == "profanity"
+    assert "shit" not in done.text
+    assert done.stats.flagged and all(0 <= s < e <= len(done.text) for s, e in done.stats.flagged)
