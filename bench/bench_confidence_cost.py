@@ -30,16 +30,18 @@ TARGET = 0.95
 VOCAB = 49_152
 
 
-async def one(guards: str) -> tuple[float, float, str, float | None]:
-    """(tokens/s, TTFT ms, text, confidence) of one greedy answer."""
+async def one(guards: str) -> tuple[float, float, str, float | None, float]:
+    """(tokens/s, TTFT ms, text, confidence, CPU ms per token) of one greedy answer."""
     session = ChatSession(Settings(provider="local", temperature=0.0, max_tokens=MAX_TOKENS, guards=guards,
                                    buffer="token"))  # fmt: skip
+    cpu = time.process_time()
     events = await answer_events(session, PROMPT)
+    cpu = time.process_time() - cpu
     done = events[-1]
     assert isinstance(done, Done), done
     stats = done.stats
     assert stats.tokens_per_s is not None and stats.ttft_ms is not None
-    return stats.tokens_per_s, stats.ttft_ms, done.text, stats.confidence
+    return stats.tokens_per_s, stats.ttft_ms, done.text, stats.confidence, cpu * 1000 / max(stats.tokens, 1)
 
 
 def logsoftmax_cost(n: int = 2000) -> float:
@@ -58,10 +60,12 @@ async def main(reps: int) -> None:
     rates: dict[str, list[float]] = {"off": [], "flag": []}
     ttfts: dict[str, list[float]] = {"off": [], "flag": []}
     texts: dict[str, set[str]] = {"off": set(), "flag": set()}
+    cpus: dict[str, list[float]] = {"off": [], "flag": []}
     confidence = None
     for _ in range(reps):
         for label, guards in (("off", ""), ("flag", "hallucination=flag")):
-            rate, ttft, text, conf = await one(guards)
+            rate, ttft, text, conf, cpu = await one(guards)
+            cpus[label].append(cpu)
             rates[label].append(rate)
             ttfts[label].append(ttft)
             texts[label].add(text)
@@ -70,6 +74,9 @@ async def main(reps: int) -> None:
     print(f"runs: {reps} each, {MAX_TOKENS} tokens max, greedy")
     print(f"tokens/s  without: {off:.1f}  with hallucination=flag: {on:.1f}  ratio: {on / off:.3f} "
           f"(target >= {TARGET})")  # fmt: skip
+    cpu_off, cpu_on = statistics.median(cpus["off"]), statistics.median(cpus["flag"])
+    print(f"CPU ms per token (all threads; less sensitive to a loaded machine)  without: {cpu_off:.1f}  "
+          f"with: {cpu_on:.1f}  tokens per CPU-second ratio: {cpu_off / cpu_on:.3f}")  # fmt: skip
     print("each run, tokens/s:", {k: [round(r, 1) for r in v] for k, v in rates.items()})
     print(f"TTFT ms   without: {statistics.median(ttfts['off']):.0f}  with: {statistics.median(ttfts['flag']):.0f}")
     print(f"answer confidence (flag): {confidence}")
