@@ -76,7 +76,6 @@ class TokenTrail:
         #: Every delivered character came with log-probabilities (an empty answer trivially does).
         self.scored = not text or (tokens is not None and "".join(t.text for t in tokens) == text)
         self.tokens: list[TokenLogprob] = list(tokens) if self.scored and tokens is not None else []
-        self._length = len(text)
         #: Pieces read from the provider but not yet delivered: ``(text, tokens or None)``.
         self._pending: list[tuple[str, Tokens | None]] = []
         #: Whether any piece at all came with log-probabilities.
@@ -91,6 +90,8 @@ class TokenTrail:
     def deliver(self, text: str) -> Tokens | None:
         """``text`` was delivered: the pending pieces' tokens that spell it (``None``: not scored)."""
         pending, self._pending = self._pending, []
+        if not self.scored:  # already unscored (a provider without log-probabilities): nothing to keep
+            return None
         if not text:
             return ()
         need = len(text)
@@ -101,7 +102,6 @@ class TokenTrail:
             spans.append((piece, tokens))
             need -= len(piece)
         spans.reverse()
-        self._length += len(text)
         if need > 0 or any(tokens is None for _, tokens in spans):
             self.scored = False
         if not self.scored:
@@ -113,7 +113,6 @@ class TokenTrail:
 
     def truncate(self, length: int) -> None:
         """The delivered text was cut back to ``length`` characters (a cut-off word taken back)."""
-        self._length = min(self._length, length)
         if self.scored:
             self.tokens = list(head_tokens(self.tokens, length))
 
