@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 from agents.errors import ChatError, MissingKey
 from chat.session import ChatSession
-from ui import keys_panel, live_view, panel, persistence, resume, threads
+from ui import guard_panel, keys_panel, live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
 from ui.sink import show_error, show_notice
@@ -57,11 +57,14 @@ async def settings_update(values: dict) -> None:
         await show_error(outcome.summary())
     elif outcome.keys:
         await show_notice(f"For this chat only, never stored: {', '.join(outcome.keys)}")
-    if outcome.refused or "buffer" in outcome.applied or outcome.keys_touched:
+    checking = session.settings.checks_confidence and ("guards" in outcome.applied or outcome.provider)
+    if outcome.refused or "buffer" in outcome.applied or outcome.keys_touched or checking:
         # Show what is really in force; a key typed into the panel leaves the browser's form with this.
         await cl.ChatSettings(panel.widgets(session.settings, session.keys)).send()
     if outcome.provider:
         await show_notice(f"Now answering with: {outcome.provider}")
+    if checking and (note := guard_panel.confidence_note(session.settings)):
+        await show_notice(note)  # e.g. echo: its answers cannot be checked, said before the first one
     if outcome.applied:
         await threads.save_settings()
 

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from agents.errors import ChatError
-from agents.providers.base import FinishReason
+from agents.providers.base import FinishReason, TokenLogprob
 
 Outcome = Literal["complete", "cancelled", "error", "blocked", "interrupted"]
 
@@ -79,6 +79,10 @@ class Stats:
             parts.append("stopped by a content filter")
         if self.outcome != "complete":
             parts.append(self.outcome)
+        if self.confidence is not None:
+            flagged = len(self.flagged)
+            low = f", {flagged} low-confidence part{'' if flagged == 1 else 's'}" if flagged else ""
+            parts.append(f"confidence {self.confidence:.2f}{low}")
         return " · ".join(parts) + f" · {self.provider}/{self.model}"
 
 
@@ -96,6 +100,9 @@ class TextDelta:
     text: str
     #: Length of the visible text before this delta.
     offset: int = 0
+    #: The log-probabilities of the tokens that spell ``text`` (the hallucination check reads them
+    #: mid-stream); ``None``: the provider gave none.  Only the runner's deltas carry them.
+    tokens: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,8 @@ class Replace:
 
     text: str
     reason: str = ""
+    #: The log-probabilities of the tokens spelling ``text``, when the runner knows them (else ``None``).
+    tokens: tuple[TokenLogprob, ...] | None = None
 
 
 class NoticeKind(StrEnum):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from agents.errors import ConnectionLost, InvalidSetting, ProviderError, RateLimited, ServerError
-from agents.providers.base import ChatMessage, GenerationParams, Piece, Provider
+from agents.providers.base import ChatMessage, GenerationParams, Piece, Provider, Scored
 
 FaultKind = Literal["disconnect", "stall", "rate_limit", "server_error"]
 FaultMode = Literal["once", "every", "probability"]
@@ -196,10 +196,11 @@ class FaultyProvider:
                     piece = await anext(stream)
                 except StopAsyncIteration:
                     return
-                if not isinstance(piece, str):  # Waiting / Finish: not a token, passed through as it is
+                text = piece.text if isinstance(piece, Scored) else piece
+                if not isinstance(text, str):  # Waiting / Finish: not a token, passed through as it is
                     yield piece
                     continue
-                if piece:
+                if text:
                     injector.position += 1
-                    delivered.append(piece)
+                    delivered.append(text)
                 yield piece

@@ -11,6 +11,7 @@ ends, records its final ``Stats``:
     chat_tokens_total{provider}                tokens streamed
     chat_retries_total / chat_resumes_total    resume-on-error activity
     chat_guardrail_verdicts_total{rule,action} guardrail verdicts
+    chat_answer_confidence{provider}           the hallucination check's confidence (histogram, 0 to 1)
     chat_errors_total{kind}                    failed answers, by ``ChatError.kind``
     chat_active_streams                        answers streaming right now
     chat_http_rejections_total{status}         API requests refused with a 4xx
@@ -60,6 +61,7 @@ gc_collector.GCCollector(registry=REGISTRY)
 _TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _RATE_BUCKETS = (1, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000)
 _DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 ANSWERS = Counter("chat_answers", "Answers streamed, by how they ended.", ["provider", "outcome"], registry=REGISTRY)
 TTFT = Histogram("chat_ttft_seconds", "Time to first token.", ["provider"], buckets=_TTFT_BUCKETS, registry=REGISTRY)
@@ -72,6 +74,13 @@ TOKENS_PER_S = Histogram(
 )
 DURATION = Histogram(
     "chat_answer_seconds", "Answer duration.", ["provider"], buckets=_DURATION_BUCKETS, registry=REGISTRY
+)
+CONFIDENCE = Histogram(
+    "chat_answer_confidence",
+    "How sure the model was of each answer (the hallucination check; answers that cannot be checked are left out).",
+    ["provider"],
+    buckets=_CONFIDENCE_BUCKETS,
+    registry=REGISTRY,
 )
 TOKENS = Counter("chat_tokens", "Tokens streamed.", ["provider"], registry=REGISTRY)
 RETRIES = Counter("chat_retries", "Retries after a retryable provider error.", ["provider"], registry=REGISTRY)
@@ -112,6 +121,8 @@ def record(stats: Stats, error: ChatError | None = None) -> None:
     if stats.tokens_per_s is not None:
         TOKENS_PER_S.labels(provider=provider).observe(stats.tokens_per_s)
     DURATION.labels(provider=provider).observe(stats.total_ms / 1000)
+    if stats.confidence is not None:
+        CONFIDENCE.labels(provider=provider).observe(stats.confidence)
     TOKENS.labels(provider=provider).inc(stats.tokens)
     if stats.retries:
         RETRIES.labels(provider=provider).inc(stats.retries)

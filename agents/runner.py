@@ -25,11 +25,19 @@ The stall timer measures silence from a provider that has started: after a
 text piece, and a queue place is shown as a ``Notice(NoticeKind.WAITING)``.  A
 ``Finish("length")`` item marks the answer cut off: the stats record it and a
 ``Notice(NoticeKind.CUT_OFF)`` tells every sink, before ``Done``.
+
+Confidence (the hallucination check): a provider that reports log-probabilities
+yields ``Scored`` pieces.  The runner keeps the tokens of exactly the text it
+delivers (``agents.tokentrail``: a trimmed seam repeat or a taken-back word
+drops its tokens; a Continue passes the earlier tokens in), hands each delta's
+tokens on in ``TextDelta.tokens``, and ends with ``Stats.confidence`` from
+``agents.confidence``; ``None`` when any delivered text came without them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random as _random
 import time
@@ -37,6 +45,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any
 
+from agents.confidence import answer_confidence
 from agents.errors import (
     ChatError,
     ConnectionLost,
@@ -48,14 +57,35 @@ from agents.errors import (
     ServerError,
     Stalled,
 )
-from agents.events import Done, Event, Failed, Notice, NoticeKind, Replace, Stats, TextDelta, cut_off_message
+from agents.events import (
+    Done,
+    Event,
+    Failed,
+    Notice,
+    NoticeKind,
+    Outcome,
+    Replace,
+    Stats,
+    TextDelta,
+    cut_off_message,
+)
 from agents.faults import FaultInjector, parse_fault
 from agents.providers import registry
-from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Scored, Waiting
+from agents.providers.base import (
+    ChatMessage,
+    Finish,
+    GenerationParams,
+    Piece,
+    Provider,
+    Scored,
+    TokenLogprob,
+    Waiting,
+)
 from agents.retry import Backoff, RetryPolicy
 from agents.seam import CutWord, SeamTrimmer, split_cut_word
 from agents.settings import RunSettings
 from agents.stats import Clock, StatsRecorder
+from agents.tokentrail import TokenTrail, aligned
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +128,10 @@ class _Reader:
         item = task.result()
         if item is _END:
             return None
-        assert isinstance(item, str | Waiting | Finish), f"a provider yielded {type(item).__name__}"
+        assert isinstance(item, str | Scored | Waiting | Finish), f"a provider yielded {type(item).__name__}"
         if isinstance(item, Waiting):
             self._waiting = True
-        elif isinstance(item, str) and item:
+        elif isinstance(item, str | Scored) and (item if isinstance(item, str) else item.text):
             self._waiting = False
         return item
 
@@ -161,6 +191,7 @@ class Runner:
         self.stats: Stats | None = None
         self._parts: list[str] = []
         self._length = 0
+        self._trail = TokenTrail()
 
     @classmethod
     def for_settings(
@@ -198,19 +229,40 @@ class Runner:
         """Text delivered so far in the current (or last) run, including any ``continue_from``."""
         return "".join(self._parts)
 
+    @property
+    def tokens(self) -> tuple[TokenLogprob, ...] | None:
+        """The log-probabilities of the tokens spelling ``text``; ``None`` if some of it came without them."""
+        return self._trail.snapshot()
+
     def _deliver(self, piece: str) -> TextDelta:
         offset = self._length
         self._parts.append(piece)
         self._length += len(piece)
-        return TextDelta(piece, offset)
+        return TextDelta(piece, offset, self._trail.deliver(piece))
+
+    def _snapshot(self, recorder: StatsRecorder, outcome: Outcome) -> Stats:
+        """The run's stats, with the confidence of the text delivered (``None``: it cannot be checked)."""
+        stats = recorder.snapshot(outcome)
+        tokens = self._trail.snapshot() if self._trail.seen_scores else None
+        return dataclasses.replace(stats, confidence=answer_confidence(tokens) if tokens else None)
 
     async def run(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, *, continue_from: str = ""
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        continue_from: str = "",
+        continue_tokens: Sequence[TokenLogprob] | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """Stream the answer to ``messages``, carrying on after ``continue_from`` if given."""
+        """Stream the answer to ``messages``, carrying on after ``continue_from`` if given.
+
+        ``continue_tokens`` are the log-probabilities of ``continue_from`` (an earlier run's ``tokens``), so a
+        continued answer's confidence covers all of it.
+        """
         recorder = StatsRecorder(self.provider.name, self.provider.model, clock=self._clock)
         self._parts = [continue_from] if continue_from else []
         self._length = len(continue_from)
+        self._trail = TokenTrail(continue_from, continue_tokens)
         self.stats = None
         backoff = Backoff(self.retry, clock=self._clock, random=self._random)
         chain = (self.provider, *self.failover)
@@ -218,7 +270,7 @@ class Runner:
         resuming = False
         if continue_from:
             # Tell every stage and sink what is already on screen, so their text starts from it.
-            yield Replace(continue_from, reason="continuing the answer")
+            yield Replace(continue_from, reason="continuing the answer", tokens=self._trail.snapshot())
         try:
             while True:
                 provider = chain[current]
@@ -231,7 +283,7 @@ class Runner:
                     delay = backoff.next_delay(err)
                     if delay is None:
                         yield self._gave_up(err, recorder, backoff.attempt)
-                        self.stats = recorder.snapshot("interrupted")
+                        self.stats = self._snapshot(recorder, "interrupted")
                         yield Failed(err, self.text, self.stats)
                         return
                     current = min(current + 1, len(chain) - 1)
@@ -245,12 +297,12 @@ class Runner:
             if recorder.finish_reason == "length":
                 at = recorder.cut_off_at
                 yield Notice(NoticeKind.CUT_OFF, cut_off_message(at), {"tokens": at, "finish_reason": "length"})
-            self.stats = recorder.snapshot("complete")
+            self.stats = self._snapshot(recorder, "complete")
             yield Done(self.text, self.stats)
         except ChatError as err:
             if isinstance(err, ContentBlocked):
                 recorder.finish_reason = "content_filter"
-            self.stats = recorder.snapshot("error")
+            self.stats = self._snapshot(recorder, "error")
             yield Failed(err, self.text, self.stats)
             return
         except Exception as err:  # a provider bug must not take the session down
@@ -260,12 +312,12 @@ class Runner:
                 provider=self.provider.name,
                 partial=self.text,
             )
-            self.stats = recorder.snapshot("error")
+            self.stats = self._snapshot(recorder, "error")
             yield Failed(wrapped, self.text, self.stats)
             return
         finally:
             if self.stats is None:
-                self.stats = recorder.snapshot("cancelled")
+                self.stats = self._snapshot(recorder, "cancelled")
 
     async def _attempt(
         self,
@@ -303,7 +355,10 @@ class Runner:
                         recorder.cut_off_at = piece.tokens or params.max_tokens or recorder.tokens
                     continue
                 if isinstance(piece, Scored):
-                    piece = piece.text  # log-probabilities: not used yet (issue 18)
+                    self._trail.hold(piece.text, aligned(piece))
+                    piece = piece.text
+                elif piece:
+                    self._trail.hold(piece, None)
                 if not piece:
                     continue
                 recorder.token()
@@ -356,7 +411,8 @@ class Runner:
             text = text[: -len(cut)]
         self._parts = [text]
         self._length = len(text)
-        return Replace(text, reason="the continuation rewrote the cut-off word")
+        self._trail.truncate(len(text))
+        return Replace(text, reason="the continuation rewrote the cut-off word", tokens=self._trail.snapshot())
 
     def _retrying(self, err: RetryableError, tokens: int, attempt: int, delay: float, nxt: Provider) -> Notice:
         where = "resuming" if nxt is self.provider or nxt.name == self.provider.name else f"continuing on {nxt.name}"

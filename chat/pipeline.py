@@ -22,6 +22,7 @@ from agents.events import Event
 from agents.providers.base import Provider
 from chat.settings import Settings
 from guardrails import config as guard_config
+from guardrails.hallucination import HallucinationGuardrail, confidence_stage
 from guardrails.input import Screened, screen_turn
 from guardrails.stream import Release, guard_stage
 
@@ -35,9 +36,13 @@ def stages_for(settings: Settings, provider: Provider) -> list[Stage]:
     ``provider`` labels the stats of an answer a guardrail blocks mid-stream.
     """
     stages: list[Stage] = []
-    guards = [g for g in guard_config.build(settings.guards) if "output" in g.where]
+    built = [g for g in guard_config.build(settings.guards) if "output" in g.where]
+    release: Release = "stream_first" if settings.release == "stream_first" else "hold_back"
+    for check in built:  # the hallucination check reads the runner's token log-probabilities: first
+        if isinstance(check, HallucinationGuardrail):
+            stages.append(confidence_stage(check, release, provider=provider.name))
+    guards = [g for g in built if not isinstance(g, HallucinationGuardrail)]
     if guards:  # guardrails: right after the runner, so only cleared text flows on
-        release: Release = "stream_first" if settings.release == "stream_first" else "hold_back"
         stages.append(guard_stage(guards, release, provider=provider.name, model=provider.model))
     stages.append(coalesce.Coalesce(settings.buffer))  # buffering: last, right before the sink
     return stages

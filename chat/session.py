@@ -25,7 +25,7 @@ from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
 from agents.faults import FaultInjector
 from agents.inputs import clean_input
 from agents.providers import registry
-from agents.providers.base import ChatMessage, Provider
+from agents.providers.base import ChatMessage, Provider, TokenLogprob
 from agents.runner import Runner
 from agents.stats import Clock
 from chat.keys import UserKeys
@@ -47,6 +47,7 @@ class Turn:
         continue_from: str = "",
         faults: FaultInjector | None = None,
         extra_tokens: int = 0,
+        continue_tokens: tuple[TokenLogprob, ...] | None = None,
     ) -> None:
         self.session = session
         self.user_text = user_text
@@ -55,6 +56,8 @@ class Turn:
         self.continue_from = continue_from
         #: Tokens added to the limit: a continuation of a cut-off answer gets a fresh budget.
         self.extra_tokens = extra_tokens
+        #: The log-probabilities of ``continue_from``, so the continued answer's confidence covers all of it.
+        self.continue_tokens = continue_tokens
         #: The system prompt as the model gets it (screened by the input guardrails); ``None`` until screened.
         self.system_prompt: str | None = None
         self.runner = Runner.for_settings(provider, session.settings, clock=session.clock, faults=faults)
@@ -107,7 +110,9 @@ class Turn:
             # The limit counts the whole answer; the cut-off part already used it up.
             limit = (params.max_tokens or self.extra_tokens) + self.extra_tokens
             params = dataclasses.replace(params, max_tokens=limit)
-        run = self.runner.run(self.messages(), params, continue_from=self.continue_from)
+        run = self.runner.run(
+            self.messages(), params, continue_from=self.continue_from, continue_tokens=self.continue_tokens
+        )
         events = apply(run, stages)
         try:
             async with aclosing(events):
@@ -213,10 +218,13 @@ class ChatSession:
         faults = last.runner.faults if carry and last is not None else None
         stats = last.stats if last is not None and last.text == answer.content else None
         extra = (stats.cut_off_at or 0) if stats is not None and stats.cut_off else 0
+        # Continue extends the same answer's confidence: the runner's tokens, if they spell what was shown.
+        tokens = last.runner.tokens if last is not None and last.runner.text == answer.content else None
         try:
             self.last_turn = Turn(
-                self, question.content, self.provider(), continue_from=answer.content, faults=faults, extra_tokens=extra
-            )
+                self, question.content, self.provider(), continue_from=answer.content, faults=faults,
+                extra_tokens=extra, continue_tokens=tokens,
+            )  # fmt: skip
         except BaseException:
             self.history += [question, answer]
             raise

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.errors import InvalidSetting
+from agents.providers.base import GenerationParams
 from agents.settings import FLOAT_FIELDS, INT_FIELDS, NUMERIC_FIELDS, RunSettings
 from guardrails import config as guard_config
 
@@ -31,6 +32,16 @@ class Settings(RunSettings):
         RunSettings.__post_init__(self)  # not super(): slotted dataclasses break the zero-argument form
         object.__setattr__(self, "guards", guard_config.parse_specs(self.guards))  # raises InvalidSetting
         guard_config.validate(self.guards, self.release)
+
+    @property
+    def checks_confidence(self) -> bool:
+        """The hallucination guardrail is on: providers are asked for token log-probabilities."""
+        return any(name == "hallucination" for name, _ in self.guards)
+
+    def params(self) -> GenerationParams:
+        """The sampling parameters, asking for log-probabilities when the hallucination check is on."""
+        params = RunSettings.params(self)
+        return dataclasses.replace(params, logprobs=True) if self.checks_confidence else params
 
     @classmethod
     def _env_defaults(cls) -> dict[str, Any]:

@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failover", metavar="PROVIDER[,PROVIDER]", help="providers that take over a broken answer")
     p.add_argument("--buffer", metavar="SPEC", help="how tokens are grouped into updates, e.g. sentence+time:80")
     p.add_argument(
-        "--guard", action="append", metavar="NAME[=ACTION]",
-        help=f"turn on a guardrail ({', '.join(guard_names())}), action block|redact|warn; repeatable",
+        "--guard", action="append", metavar="NAME[=ACTION[:OPTION]]",
+        help=f"turn on a guardrail ({', '.join(guard_names())}), action block|redact|warn "
+        "(hallucination: flag|block[:THRESHOLD]); repeatable",
     )  # fmt: skip
     p.add_argument("--release", choices=("hold_back", "stream_first"), help="how guarded text is shown")
     p.add_argument("--stats", action="store_true", help="print the answer's stats as JSON on stderr's last line")

@@ -6,6 +6,7 @@ action decides what happens to them:
     block   the message stops; "[Blocked by guardrail: RULE]" and the reason are shown
     redact  each span is replaced (``Span.replacement``) before anyone sees it
     warn    the text passes unchanged; a verdict notice is shown
+    flag    the text passes unchanged and is annotated (the hallucination check marks doubtful parts)
 
 A guardrail plugs in as one new module in ``guardrails/`` that calls
 ``register(GuardSpec(...))`` at import time (``agents.plugins``); nothing in the
@@ -21,12 +22,12 @@ from typing import Literal, Protocol, runtime_checkable
 from agents.errors import InvalidSetting
 from agents.plugins import Registry
 
-Action = Literal["block", "redact", "warn"]
-Decision = Literal["allow", "warn", "redact", "block"]
+Action = Literal["block", "redact", "warn", "flag"]
+Decision = Literal["allow", "warn", "flag", "redact", "block"]
 Where = Literal["input", "output"]
 
 ACTIONS: tuple[Action, ...] = ("block", "redact", "warn")
-_SEVERITY: dict[str, int] = {"allow": 0, "warn": 1, "redact": 2, "block": 3}
+_SEVERITY: dict[str, int] = {"allow": 0, "warn": 1, "flag": 1, "redact": 2, "block": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,25 @@ class GuardSpec:
     #: Actions that make sense for this guardrail (the panel offers these).
     actions: tuple[Action, ...] = ACTIONS
     where: frozenset[str] = field(default_factory=lambda: frozenset({"input", "output"}))
+    #: A number the guardrail takes after its action (``hallucination=block:0.4``): its name, or "" for none.
+    option: str = ""
+    #: The option's default and its allowed range (inclusive).
+    option_default: float | None = None
+    option_range: tuple[float, float] = (0.0, 1.0)
+    #: Builds the guardrail with an option value (``None``: the default); required when ``option`` is set.
+    with_option: Callable[[Action | None, float | None], Guardrail] | None = None
+
+    def parse_option(self, raw: str) -> float:
+        """The option's value from its text; raises ``InvalidSetting`` naming the range."""
+        low, high = self.option_range
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not self.option or not low <= value <= high:  # nan fails the comparison too
+            expected = f"a number from {low:g} to {high:g}" if self.option else "no option"
+            raise InvalidSetting(f"guard {self.name} {self.option or 'option'}", raw, expected)
+        return value
 
 
 def _unknown(name: str, known: list[str]) -> InvalidSetting:
@@ -167,8 +187,17 @@ def names() -> list[str]:
 
 
 def create(name: str, action: str | None = None) -> Guardrail:
-    """Build guardrail ``name`` with ``action`` (default: its own); raises ``InvalidSetting``."""
+    """Build guardrail ``name`` with ``action`` (default: its own; ``ACTION:OPTION`` too); raises ``InvalidSetting``."""
     spec = get(name)
+    action, colon, raw = (action or "").partition(":")
+    if colon and spec.with_option is not None:
+        value = spec.parse_option(raw)
+        chosen_action = action or spec.default_action
+        if chosen_action is not None and chosen_action not in spec.actions:
+            raise InvalidSetting(f"guard {name}", chosen_action, f"one of {', '.join(spec.actions)}")
+        return spec.with_option(chosen_action, value)  # type: ignore[arg-type]
+    if colon:
+        spec.parse_option(raw)  # raises: this guardrail takes no option
     chosen = action or spec.default_action
     if chosen is not None and chosen not in spec.actions:
         raise InvalidSetting(f"guard {name}", chosen, f"one of {', '.join(spec.actions)}")

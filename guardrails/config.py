@@ -2,7 +2,8 @@
 
 ``Settings.guards`` holds ``(name, action)`` pairs; the CLI's repeatable
 ``--guard NAME[=ACTION]``, a ``GUARDS`` env value and the settings panel all
-parse into that shape here.  Release modes are ``hold_back`` (default) and
+parse into that shape here.  A guardrail with an option takes it after its
+action: ``hallucination=block:0.4`` (the action is then ``"block:0.4"``).  Release modes are ``hold_back`` (default) and
 ``stream_first``.
 """
 
@@ -23,10 +24,16 @@ def parse_spec(spec: str) -> GuardChoice:
     """``"pii=redact"`` -> ``("pii", "redact")``; a bare name takes the guardrail's default action."""
     name, _, action = spec.strip().partition("=")
     name, action = name.strip().lower(), action.strip().lower()
+    action, colon, raw = action.partition(":")
+    action = action.strip()
     registered = base.get(name)  # raises InvalidSetting for an unknown name
     chosen = action or registered.default_action or "default"
     if chosen != "default" and chosen not in registered.actions:
         raise InvalidSetting(f"guard {name}", action, f"one of {', '.join(registered.actions)}")
+    if colon:
+        value = registered.parse_option(raw.strip())
+        if value != registered.option_default:
+            chosen = f"{chosen}:{value:g}"
     return name, chosen
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -67,7 +68,10 @@ class Record:
 
     def notice(self) -> Notice:
         """The ``Notice`` event for this verdict."""
-        verb = {"block": "blocked", "redact": "redacted", "warn": "flagged"}.get(self.action, self.action)
+        verb = {
+            "block": "blocked", "redact": "redacted", "warn": "flagged", "flag": "flagged",
+            "withhold": "withheld part of", "unchecked": "could not check",
+        }.get(self.action, self.action)  # fmt: skip
         what = {"input": "your message", "history": "earlier messages"}.get(self.where, "the answer")
         message = f"Guardrail {self.rule} {verb} {what}: {self.reason}".rstrip(": ")
         return Notice(NoticeKind.GUARDRAIL, message, self.to_dict())
@@ -341,15 +345,39 @@ def guard_stage(
                         break  # leaving the block closes the upstream: the provider stops now
         verdicts = tuple(r.to_dict() for r in records)
         if sg.blocked is not None:
-            base = ending.stats if ending is not None else recorder.snapshot("blocked")
+            base = (
+                remap_flagged(ending.stats, ending.text, sg.text)
+                if ending is not None
+                else recorder.snapshot("blocked")
+            )
             stats = dataclasses.replace(base, outcome="blocked", verdicts=(*base.verdicts, *verdicts))
             yield Done(sg.text, stats, block=sg.block())
         elif isinstance(ending, Done):
-            yield Done(sg.text, _with(ending.stats, verdicts))
+            yield Done(sg.text, _with(remap_flagged(ending.stats, ending.text, sg.text), verdicts))
         elif isinstance(ending, Failed):
-            yield Failed(ending.error, sg.text, _with(ending.stats, verdicts))
+            yield Failed(ending.error, sg.text, _with(remap_flagged(ending.stats, ending.text, sg.text), verdicts))
 
     return stage
+
+
+def remap_flagged(stats: Stats, before: str, after: str) -> Stats:
+    """``stats`` with its flagged spans (of ``before``) moved onto ``after``, the text a redaction left.
+
+    A span keeps the characters that survived around it; one whose text was
+    wholly replaced covers the replacement (it is still a part to doubt).
+    """
+    if not stats.flagged or before == after:
+        return stats
+    ops = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+
+    def moved(pos: int, end: bool) -> int:
+        for _, i1, i2, j1, j2 in ops:
+            if i1 <= pos < i2 or (end and pos == i2):
+                return j1 + min(pos - i1, j2 - j1)
+        return len(after)
+
+    spans = tuple((moved(s, False), moved(e, True)) for s, e in stats.flagged)
+    return dataclasses.replace(stats, flagged=tuple((s, e) for s, e in spans if e > s))
 
 
 def _with(stats: Stats, verdicts: tuple[Any, ...]) -> Stats:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from agents.errors import ProviderError
 from agents.events import Event
-from agents.providers.base import ChatMessage, GenerationParams
+from agents.providers.base import ChatMessage, GenerationParams, Scored, TokenLogprob
 
 if TYPE_CHECKING:
     from chat.session import ChatSession
@@ -51,6 +51,8 @@ class ScriptedProvider:
     - ``hang_at``: hangs there once, as a stalled connection would.
     - ``gate``: awaited before every chunk, so a test sets the pace.
     - ``yielded``/``closed`` count chunks and closed streams over all calls.
+    - ``logprobs``: one log-probability per chunk; chunks then come as ``Scored`` (one token each),
+      as from a provider that reports them (the hallucination check).
     """
 
     chunks: Sequence[str] = ("Hello", ", ", "world", "!")
@@ -63,6 +65,7 @@ class ScriptedProvider:
     name: str = "scripted"
     model: str = "script-1"
     exact_continuation: bool = True
+    logprobs: Sequence[float] | None = None
     calls: list[Call] = field(default_factory=list)
     yielded: int = 0
     closed: int = 0
@@ -83,17 +86,17 @@ class ScriptedProvider:
 
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams, *, continue_from: str = ""
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[str | Scored, None]:
         """Yield the script from ``continue_from`` on, failing where told."""
         call = Call(list(messages), params, continue_from)
         self.calls.append(call)
         start = self._start(continue_from)
         try:
             if continue_from and self.repeat:
-                for chunk in self.chunks[max(0, start - self.repeat) : start]:
+                for j in range(max(0, start - self.repeat), start):
                     await asyncio.sleep(0)
-                    call.yielded.append(chunk)
-                    yield chunk
+                    call.yielded.append(self.chunks[j])
+                    yield self._piece(j, self.chunks[j])
             for i in range(start, len(self.chunks) + 1):
                 if self.failures.get(i):
                     raise self.failures[i].pop(0)
@@ -109,11 +112,16 @@ class ScriptedProvider:
                     self.gate.clear()
                 self.yielded += 1
                 call.yielded.append(self.chunks[i])
-                yield self.chunks[i]
+                yield self._piece(i, self.chunks[i])
                 await asyncio.sleep(0)
         finally:
             call.closed = True
             self.closed += 1
+
+    def _piece(self, i: int, chunk: str) -> str | Scored:
+        if self.logprobs is None:
+            return chunk
+        return Scored(chunk, (TokenLogprob(chunk, self.logprobs[i]),))
 
 
 class RecordingSleep:

@@ -1,5 +1,9 @@
 """What belongs to an answer besides its text: resume notices, the error, guardrail verdicts, the stats.
 
+The hallucination check's marks are a "Confidence" Step that quotes the
+low-confidence sentences: the answer's own text is never touched, so the copy
+icon, the history and the model's context hold it exactly as streamed.
+
 Each is a Chainlit Step under the answer's message (``parent_id``), kept per
 answer and updated in place, never a message of its own: one answer is one
 bubble, the copy icon under it copies the answer, and an answer carried on
@@ -22,7 +26,24 @@ RESUME = "Resume"
 CUT_OFF = "Cut off"
 ERROR = "Error"
 STATS = "Stats"
+CONFIDENCE = "Confidence"
 _KEY = "answer-notes"
+#: The verdict actions of the hallucination check that the Confidence step explains.
+_UNCHECKED = "unchecked"
+
+
+def confidence_markdown(text: str, stats: Stats) -> str:
+    """The Confidence step's Markdown: the answer's confidence and each flagged sentence quoted ("" if none)."""
+    unchecked = [v for v in stats.verdicts if v.get("rule") == "hallucination" and v.get("action") == _UNCHECKED]
+    if stats.confidence is None:
+        return f"_{escape(str(unchecked[0].get('reason', '')))}_" if unchecked else ""
+    spans = [(s, e) for s, e in stats.flagged if 0 <= s < e <= len(text)]
+    head = f"**Confidence {stats.confidence:.2f}**"
+    if not spans:
+        return f"{head}: no sentence below the threshold."
+    plural = "sentence" if len(spans) == 1 else "sentences"
+    quotes = [f"> {escape(' '.join(text[s:e].split()))}" for s, e in spans]
+    return "\n\n".join([f"{head}: check {len(spans)} low-confidence {plural}:", *quotes])
 
 
 class AnswerNotes:
@@ -51,7 +72,7 @@ class AnswerNotes:
 
     async def carry_on(self) -> None:
         """The answer carries on (Continue): its error and give-up notice no longer hold."""
-        for name in (ERROR, RESUME, CUT_OFF):
+        for name in (ERROR, RESUME, CUT_OFF, CONFIDENCE):
             if (step := self._steps.pop(name, None)) is not None:
                 await step.remove()
 
@@ -61,6 +82,11 @@ class AnswerNotes:
             await self._show(verdict_table.STEP_NAME, verdict_table.table(self._verdicts))
         if stats is not None:
             await self._show(STATS, f"`{stats.summary()}`", default_open=True)
+
+    async def confidence(self, text: str, stats: Stats | None) -> None:
+        """The answer's confidence and its low-confidence sentences, quoted (the hallucination check)."""
+        if stats is not None and (markdown := confidence_markdown(text, stats)):
+            await self._show(CONFIDENCE, markdown, default_open=bool(stats.flagged) or stats.confidence is None)
 
     async def _show(self, name: str, output: str, *, default_open: bool = False, is_error: bool = False) -> None:
         step = self._steps.get(name)

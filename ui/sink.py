@@ -131,3 +131,4 @@ class ChainlitSink:
         if error is not None:
             await self.notes.error(error)
         await self.notes.finish(stats)
+        await self.notes.confidence(text, stats)

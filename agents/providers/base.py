@@ -40,6 +40,9 @@ class GenerationParams:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    #: Ask for each token's log-probability (the hallucination check): providers that can yield ``Scored``.
+    #: Off by default, so a server that rejects the option is never sent it unless the check is on.
+    logprobs: bool = False
 
 
 @dataclass(frozen=True, slots=True)

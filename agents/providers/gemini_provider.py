@@ -6,6 +6,13 @@ the tests' loopback server).  The SDK's retries are off and its HTTP client is
 our own httpx client, so errors come from one transport and the runner decides
 about retries.  A safety block ends the answer with ``ContentBlocked``, keeping
 the text so far.
+
+Log-probabilities (the hallucination check): with ``params.logprobs`` the
+request sets ``response_logprobs`` and ``logprobs``; a chunk's
+``logprobs_result.chosen_candidates`` make it a ``Scored`` piece.  Only some
+models return them: a model that refuses the option (a 400) gets the request
+again without it and is not asked again by this provider, and its answers
+cannot be checked.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from agents.errors import (
     ProviderTimeout,
     ServerError,
 )
-from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.base import ChatMessage, GenerationParams, Piece, Scored, TokenLogprob
 from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
@@ -51,6 +58,8 @@ DEFAULT_MODEL = "gemini-2.5-flash"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
 
+#: Alternatives per token asked for with ``response_logprobs``.
+TOP_LOGPROBS = 5
 _LABEL = "Gemini"
 _KEY_HINT = " or ".join(ENV_KEYS)
 BLOCKED_MESSAGE = "The answer was blocked by Gemini's safety filter"
@@ -131,6 +140,8 @@ class GeminiProvider:
         self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = shared(
             (self.name, *config), partial(_build_client, *config), _close_client
         )
+        #: The model answered a request with log-probabilities with a 400: do not ask again.
+        self.logprobs_refused = False
 
     @property
     def model(self) -> str:
@@ -154,6 +165,9 @@ class GeminiProvider:
             config["max_output_tokens"] = params.max_tokens
         if params.seed is not None:
             config["seed"] = params.seed
+        if params.logprobs and not self.logprobs_refused:
+            config["response_logprobs"] = True
+            config["logprobs"] = TOP_LOGPROBS
         return {"model": params.model or self._model, "contents": contents, "config": config}
 
     async def stream(
@@ -176,16 +190,37 @@ class GeminiProvider:
         state = StreamState(self.name, _LABEL)
         try:
             client, _ = await self._clients.get()
-            chunks = await client.aio.models.generate_content_stream(
-                model=model, contents=body["contents"], config=types.GenerateContentConfig(**body["config"])
-            )
+
+            async def open_stream(body: dict[str, Any]) -> tuple[Any, list[Any]]:
+                """The SDK's stream and its first chunk (a refused option is an error at the first read)."""
+                chunks = await client.aio.models.generate_content_stream(
+                    model=model, contents=body["contents"], config=types.GenerateContentConfig(**body["config"])
+                )
+                try:
+                    return chunks, [await anext(chunks)]
+                except StopAsyncIteration:
+                    return chunks, []
+
             try:
-                async for chunk in chunks:
+                chunks, first = await open_stream(body)
+            except genai_errors.ClientError as err:
+                if err.code != 400 or "response_logprobs" not in body["config"]:
+                    raise
+                # The model gives no log-probabilities: the answer matters more than its score.
+                self.logprobs_refused = True
+                chunks, first = await open_stream(self.request(messages, params, continue_from))
+            try:
+                async for chunk in _after(first, chunks):
                     state.chunks += 1
                     if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
                         raise self._blocked(_enum_name(chunk.prompt_feedback.block_reason), state.partial)
-                    for text in _texts(chunk):
-                        yield state.deliver(text)
+                    texts = _texts(chunk)
+                    tokens = _logprobs(chunk) if texts else None
+                    if tokens is not None:
+                        yield Scored(state.deliver("".join(texts)), tokens)
+                    else:
+                        for text in texts:
+                            yield state.deliver(text)
                     reason = _finish_reason(chunk)
                     if reason in _BLOCKING:
                         raise self._blocked(reason, state.partial)
@@ -273,6 +308,31 @@ def _texts(chunk: types.GenerateContentResponse) -> list[str]:
     return [p.text for p in content.parts if p.text and not p.thought]
 
 
+async def _after(first: list[Any], rest: Any) -> AsyncGenerator[Any, None]:
+    """The chunks already read, then the rest of the stream."""
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def _logprobs(chunk: types.GenerateContentResponse) -> tuple[TokenLogprob, ...] | None:
+    """The chosen tokens' log-probabilities in ``chunk``'s first candidate; ``None`` if it has none."""
+    result = chunk.candidates[0].logprobs_result if chunk.candidates else None
+    chosen = result.chosen_candidates if result is not None else None
+    if not chosen:
+        return None
+    tops = result.top_candidates or [] if result is not None else []
+    out: list[TokenLogprob] = []
+    for i, candidate in enumerate(chosen):
+        if candidate.log_probability is None:
+            return None
+        best = tops[i].candidates or [] if i < len(tops) else []
+        ranked = sorted((c.log_probability for c in best if c.log_probability is not None), reverse=True)
+        out.append(TokenLogprob(candidate.token or "", candidate.log_probability, tuple(ranked[:TOP_LOGPROBS])))
+    return tuple(out)
+
+
 def _finish_reason(chunk: types.GenerateContentResponse) -> str:
     if not chunk.candidates or chunk.candidates[0].finish_reason is None:
         return ""
@@ -308,4 +368,4 @@ def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, *
     return GeminiProvider(model=model, api_key=next((own[k] for k in ENV_KEYS if own.get(k)), None))
 
 
-register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3))
+register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3, logprobs="maybe"))

@@ -65,6 +65,18 @@ def sampler_seeded_with(llm: Llama, history: list[int]) -> Iterator[None]:
         del llm._init_sampler
 
 
+def last_logits(llm: Llama) -> Any:
+    """The raw logits of the last token decoded (those the sampler just drew from), as a numpy view.
+
+    ``Llama.scores`` holds them only with ``logits_all``, which would copy every row
+    of every batch; llama.cpp keeps the last row anyway, so it is read from there.
+    """
+    import numpy as np
+    from llama_cpp import llama_get_logits_ith
+
+    return np.ctypeslib.as_array(llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))
+
+
 def missing(llm: Llama) -> list[str]:
     """The private attributes this module needs that ``llm`` lacks (empty when the version fits)."""
     wanted = {

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import codecs
+import dataclasses
 import importlib.util
 import os
 import threading
@@ -45,7 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 from agents.errors import BadRequest, ConfigError, ProviderError
 from agents.providers import llama_compat
-from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Waiting
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Scored, TokenLogprob, Waiting
+from agents.providers.logits import token_logprob
 from agents.providers.registry import ProviderSpec, register
 
 if TYPE_CHECKING:  # the heavy import happens on the worker thread, on first use
@@ -533,6 +535,10 @@ class LocalModel:
 
         vocab = llama_compat.vocab(llm)
         count = 0
+        # The hallucination check: each token's log-probability, from the logits it was sampled from.
+        # A token whose bytes the UTF-8 decoder holds back joins the piece that completes its character.
+        scoring = params.logprobs
+        scores: list[TokenLogprob] = []
         tokens = llm.generate(
             prompt + prefix,
             temp=temperature,
@@ -560,10 +566,16 @@ class LocalModel:
                     break
                 generated.append(token)
                 piece = decoder.decode(llm.detokenize([token]))
+                if scoring:
+                    scores.append(token_logprob(llama_compat.last_logits(llm), token, piece))
                 if piece:
                     text_len += len(piece)
                     marks.append((len(generated), text_len))
-                    job.emit(piece)
+                    if scoring:
+                        job.emit(Scored(piece, tuple(scores)))
+                        scores.clear()
+                    else:
+                        job.emit(piece)
                     shown.append(piece)
                 count += 1
                 if count >= budget or job.stop.is_set():
@@ -574,7 +586,7 @@ class LocalModel:
         if job.stop.is_set():
             return
         if tail:
-            job.emit(tail)
+            job.emit(Scored(tail, (*scores[:-1], dataclasses.replace(scores[-1], text=tail))) if scores else tail)
             shown.append(tail)
         if not natural and count >= budget:
             job.emit(Finish("length", len(generated)))
@@ -726,7 +738,7 @@ class LocalModel:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                assert isinstance(item, str | Waiting | Finish)
+                assert isinstance(item, str | Scored | Waiting | Finish)
                 yield item
         finally:
             # Cancelled, closed early or finished: the worker drops the job at its next step.
@@ -783,4 +795,8 @@ def _build(model: str | None = None, **_: object) -> LocalProvider:
     return LocalProvider()
 
 
-register(ProviderSpec("local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0))
+register(
+    ProviderSpec(
+        "local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0, logprobs="yes"
+    )
+)

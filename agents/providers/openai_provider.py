@@ -4,6 +4,14 @@ Configured from the environment: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and
 ``OPENAI_MODEL``.  With only a base URL (a local server that needs no key) a
 placeholder key is sent.  The SDK's own retries are off: the runner decides
 whether to retry, and resumes mid-answer with ``continue_from``.
+
+Log-probabilities (the hallucination check): only when ``params.logprobs`` asks
+for them is the request sent with ``logprobs``/``top_logprobs``, so a server
+that does not know the option is never bothered while the check is off.  A
+server that refuses it (a 400) gets the request again without it, and is not
+asked again by this provider: the answer arrives, as plain text, and the check
+reports it cannot be checked.  Chunks that carry ``logprobs.content`` become
+``Scored`` pieces.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from agents.errors import (
     ProviderTimeout,
     ServerError,
 )
-from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.base import ChatMessage, GenerationParams, Piece, Scored, TokenLogprob
 from agents.providers.registry import ProviderSpec, register
 from agents.providers.remote import (
     PerLoop,
@@ -45,6 +53,8 @@ ENV_MODEL = "OPENAI_MODEL"
 DEFAULT_MODEL = "gpt-4o-mini"
 #: Sent when only a base URL is set: the SDK insists on a key, local servers ignore it.
 PLACEHOLDER_KEY = "no-key-needed"
+#: Alternatives per token asked for with ``logprobs`` (OpenAI allows up to 20).
+TOP_LOGPROBS = 5
 #: Seconds to connect, and to wait for each piece of the stream.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
@@ -77,6 +87,8 @@ class OpenAIProvider:
         self._clients: PerLoop[AsyncOpenAI] = shared(
             (self.name, *config), partial(_build_client, *config), _close_client
         )
+        #: The server answered a request with ``logprobs`` with a 400: do not ask again.
+        self.logprobs_refused = False
 
     @property
     def model(self) -> str:
@@ -112,6 +124,9 @@ class OpenAIProvider:
             body["max_completion_tokens" if self._official else "max_tokens"] = params.max_tokens
         if params.seed is not None:
             body["seed"] = params.seed
+        if params.logprobs and not self.logprobs_refused:
+            body["logprobs"] = True
+            body["top_logprobs"] = TOP_LOGPROBS
         return body
 
     async def stream(
@@ -133,15 +148,24 @@ class OpenAIProvider:
         media = ""
         try:
             client = await self._clients.get()
-            response = await client.chat.completions.create(**body)
+            try:
+                response = await client.chat.completions.create(**body)
+            except openai.BadRequestError:
+                if "logprobs" not in body:
+                    raise
+                # The server refuses log-probabilities: the answer matters more than its score.
+                self.logprobs_refused = True
+                body = self.request(messages, params, continue_from)
+                response = await client.chat.completions.create(**body)
             media = response.response.headers.get("content-type", "").split(";")[0].strip()[:60]
             async with response:
                 try:
                     async for chunk in response:
                         state.chunks += 1
-                        text, reason = _first_choice(chunk)
+                        text, reason, tokens = _first_choice(chunk)
                         if text:
-                            yield state.deliver(text)
+                            state.deliver(text)
+                            yield text if tokens is None else Scored(text, tokens)
                         if reason == "content_filter":
                             raise state.blocked("The answer was stopped by OpenAI's content filter")
                         if reason is not None:
@@ -219,8 +243,8 @@ def _build_client(
     )
 
 
-def _first_choice(chunk: Any) -> tuple[str, str | None]:
-    """The new text and finish reason of choice 0 in ``chunk``; ``ValueError`` if it is not a chat chunk.
+def _first_choice(chunk: Any) -> tuple[str, str | None, tuple[TokenLogprob, ...] | None]:
+    """The new text, finish reason and token log-probabilities of choice 0; ``ValueError`` if not a chat chunk.
 
     The SDK builds chunks without validation, so a server's garbage arrives as
     lists, numbers or fields of the wrong type.
@@ -236,8 +260,27 @@ def _first_choice(chunk: Any) -> tuple[str, str | None]:
         reason = getattr(choice, "finish_reason", None)
         if not isinstance(text, str | None) or not isinstance(reason, str | None):
             raise ValueError("a chunk whose content or finish_reason is not text")
-        return text or "", reason
-    return "", None
+        return text or "", reason, _logprobs(choice)
+    return "", None, None
+
+
+def _logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
+    """The ``logprobs.content`` of a streamed choice as ``TokenLogprob``s; ``None`` if absent or malformed.
+
+    Malformed figures are not an error: the text still counts, it just cannot be checked.
+    """
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not isinstance(content, list) or not content:
+        return None
+    out: list[TokenLogprob] = []
+    for item in content:
+        token, logprob = getattr(item, "token", None), getattr(item, "logprob", None)
+        if not isinstance(token, str) or not isinstance(logprob, int | float) or logprob != logprob:
+            return None
+        tops = getattr(item, "top_logprobs", None) or []
+        ranked = [t.logprob for t in tops if isinstance(getattr(t, "logprob", None), int | float)]
+        out.append(TokenLogprob(token, float(max(logprob, -1e4)), tuple(sorted(ranked, reverse=True))[:TOP_LOGPROBS]))
+    return tuple(out)
 
 
 def _host(url: str) -> str:
@@ -273,6 +316,6 @@ def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, *
 register(
     ProviderSpec(
         "openai", _build, "OpenAI (or an OpenAI-compatible server)", DEFAULT_MODEL,
-        env_vars=(ENV_KEY, ENV_BASE_URL), order=2,
+        env_vars=(ENV_KEY, ENV_BASE_URL), order=2, logprobs="maybe",
     )
 )  # fmt: skip

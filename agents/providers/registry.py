@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agents.errors import MissingKey, UnknownProvider
 from agents.plugins import Registry
@@ -33,6 +33,9 @@ class ProviderSpec:
     env_vars: tuple[str, ...] = ()
     #: Where it sits in lists (the panel, ``--provider`` choices): lower first; ``None``: after the built-ins.
     order: int | None = None
+    #: Whether it can report token log-probabilities (the hallucination check); "maybe" where the server or
+    #: model decides (OpenAI-compatible servers, Gemini models), the panel then says so.
+    logprobs: Literal["yes", "maybe", "no"] = "no"
 
     def missing_key(self, keys: Mapping[str, str] | None = None) -> MissingKey | None:
         """The error to show when none of the provider's env vars is set, else ``None``.

@@ -65,9 +65,13 @@ def gemini_retry_info(seconds: int) -> dict[str, Any]:
 
 
 def openai_chunk(
-    text: str | None = None, *, finish_reason: str | None = None, role: str | None = None
+    text: str | None = None,
+    *,
+    finish_reason: str | None = None,
+    role: str | None = None,
+    logprobs: Iterable[tuple[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """One ``chat.completion.chunk``."""
+    """One ``chat.completion.chunk``; ``logprobs`` as ``(token, logprob)`` pairs, as sent with ``logprobs: true``."""
     delta: dict[str, Any] = {}
     if role is not None:
         delta["role"] = role
@@ -78,8 +82,26 @@ def openai_chunk(
         "object": "chat.completion.chunk",
         "created": 0,
         "model": "test-model",
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [{"index": 0, "delta": delta, "logprobs": _logprobs(logprobs), "finish_reason": finish_reason}],
     }
+
+
+def _logprobs(pairs: Iterable[tuple[str, float]] | None) -> dict[str, Any] | None:
+    """OpenAI's ``choices[].logprobs`` for the tokens ``pairs``, each with itself and two weaker alternatives."""
+    if pairs is None:
+        return None
+    content = []
+    for token, logprob in pairs:
+        tops = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
+        tops += [{"token": f"~{i}", "logprob": logprob - i, "bytes": None} for i in (1, 2)]
+        content.append({"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": tops})
+    return {"content": content, "refusal": None}
+
+
+def openai_scored_stream(pieces: Iterable[tuple[str, float]], finish_reason: str = "stop") -> list[dict[str, Any]]:
+    """As ``openai_stream``, each text one token with its log-probability (a server asked for ``logprobs``)."""
+    chunks = [openai_chunk(t, logprobs=[(t, lp)]) for t, lp in pieces]
+    return [openai_chunk(role="assistant"), *chunks, openai_chunk(finish_reason=finish_reason)]
 
 
 def openai_stream(texts: Iterable[str], finish_reason: str = "stop") -> list[dict[str, Any]]:
