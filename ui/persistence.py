@@ -75,11 +75,19 @@ def _ensure_secret() -> None:
 
 
 def _local_user() -> None:
+    from chainlit.config import config
+    from chainlit.server import app
+
+    from ui import local_login
+
     identifier = os.environ.get(LOCAL_USER_VAR, "").strip() or "local"
 
     @cl.header_auth_callback
     async def _local(headers: object) -> cl.User:
         return cl.User(identifier=identifier, metadata={"provider": "local"})
+
+    # A /thread/<id> link in a fresh browser: signed in by the page itself, not by a detour through "/".
+    local_login.install(app, cl.User(identifier=identifier, metadata={"provider": "local"}), config.run.root_path or "")
 
 
 def _secret(path: Path) -> str:
