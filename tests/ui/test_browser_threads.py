@@ -1,4 +1,4 @@
-"""Threads as a person meets them in Chromium, from the hostile probe: a thread link in a fresh browser, Continue after a reload.
+"""Threads in Chromium, from the hostile probe: a thread link in a fresh browser, Continue after a reload.
 
 Each test runs the real app on its own SQLite file with no login configured (every page is the one local user).
 """
