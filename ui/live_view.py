@@ -132,8 +132,13 @@ async def _render(sink: ChainlitSink, watched: Watched, after: int) -> None:
 
 def _final_metadata(watched: Watched) -> dict[str, Any]:
     turn = watched.answer.turn
-    outcome = turn.stats.outcome if turn.stats is not None else "cancelled"
-    return history.answer_metadata(outcome, turn.session.history[watched.base :], watched.for_id)
+    stats = turn.stats
+    outcome = stats.outcome if stats is not None else "cancelled"
+    cut_off = stats is not None and stats.cut_off and outcome == "complete"
+    return history.answer_metadata(
+        outcome, turn.session.history[watched.base :], watched.for_id,
+        cut_off=cut_off, cut_off_at=stats.cut_off_at if stats is not None else None,
+    )  # fmt: skip
 
 
 async def _settle(watched: Watched, message: cl.Message) -> None:

@@ -71,23 +71,44 @@ async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
     if watched is not None:
         base = restored.marks.get(watched.for_id or "", len(session.history))
         live_view.start_reattach(session, watched, base)
-    elif restored.cut_off is not None:
-        history.spawn(_offer_continue(restored.cut_off))
+    elif restored.unfinished is not None:
+        history.spawn(_offer_continue(restored.unfinished))
     return session
 
 
+async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
+    """Take the stored thread as this page's context (another tab may have moved it on); ``None`` without one.
+
+    The stored thread is the one truth every page shares: a page's own copy of
+    the history goes stale as soon as another page on the thread asks or
+    continues, so each act starts from the database.
+    """
+    layer = history.data_layer()
+    if layer is None or not context.session.has_first_interaction:
+        return None
+    thread = await layer.get_thread(context.session.thread_id)
+    if thread is None or history.data_layer() is None:  # unknown yet, or the database just failed
+        return None
+    restored = history.restore(thread.get("steps") or [])
+    session.history = restored.history
+    session.unscreened = 0
+    cl.user_session.set(MARKS_KEY, dict(restored.marks))
+    return thread
+
+
 async def _offer_continue(step: Mapping[str, Any]) -> None:
-    """Mark a cut-off answer interrupted (in the database too) and put Continue under it."""
+    """Put Continue under an unfinished answer; one cut off by a crash is marked interrupted (in the database too)."""
     await asyncio.sleep(live_view.SETTLE_S)  # after Chainlit has sent the stored thread, which resets the screen
     meta = dict(step.get("metadata") or {})
     if meta.get(history.ANSWER) == history.STREAMING and (layer := history.data_layer()) is not None:
         rows = [r for r in meta.get("context") or [] if r[0] == "user"]
         if step.get("output"):
             rows.append(["assistant", step["output"]])
-        meta.update({history.ANSWER: history.INTERRUPTED, "context": rows})
-        await layer.update_step({**step, "metadata": meta})
         # Said once, when the cut is found: the line is stored with the thread, so later opens show it
-        # already (sending it on every open stacked one more copy each time).
-        await cl.Message(content=CUT_OFF_LINE, author="notice").send()
+        # already (sending it on every open stacked one more copy each time).  Continue takes it away.
+        line = cl.Message(content=CUT_OFF_LINE, author="notice")
+        await line.send()
+        meta.update({history.ANSWER: history.INTERRUPTED, "context": rows, history.CUT_OFF_LINE: line.id})
+        await layer.update_step({**step, "metadata": meta})
     action = continue_action()
     await action.send(for_id=str(step["id"]))  # under the answer: Continue streams into that message
