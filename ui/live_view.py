@@ -20,7 +20,7 @@ import chainlit as cl
 from chainlit.context import context
 from chainlit.utils import utc_now
 
-from agents.events import Done, Failed
+from agents.events import Done, Failed, Notice, NoticeKind, Replace, TextDelta
 from chat.live import LiveAnswer, LiveAnswers
 from chat.session import ChatSession, Turn
 from ui import history
@@ -165,6 +165,11 @@ async def reattach(session: ChatSession, watched: Watched, base: int) -> None:
     after = answer.last_id
     message = cl.Message(content="", id=watched.message_id)
     sink = ChainlitSink(message)
+    earlier = answer.log[:after]
+    await sink.reattached(
+        waited=any(isinstance(e, Notice) and e.kind == NoticeKind.WAITING for e in earlier),
+        started=any(isinstance(e, TextDelta | Replace) for e in earlier),
+    )
     await context.emitter.task_start()  # the page shows Stop while the answer runs
     if text := answer.text_at(after):
         await message.stream_token(text, is_sequence=True)

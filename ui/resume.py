@@ -45,7 +45,7 @@ async def continue_answer(session: ChatSession, action: cl.Action) -> None:
     meta: Mapping[str, Any] = (step or {}).get("metadata") or {}
     if step is not None and not history.continuable(meta):
         await action.remove()
-        await context.emitter.update_step(dict(step))  # this page shows what is stored (no database write)
+        await context.emitter.update_step(step)  # type: ignore[arg-type]  # this page shows what is stored (no db write)
         state = str(meta.get(history.ANSWER, ""))
         await show_notice(ALREADY_COMPLETE if state == "complete" else ALREADY_ENDED.format(state=state))
         return
