@@ -65,7 +65,8 @@ async def settings_update(values: dict) -> None:
 @cl.on_message
 async def message(msg: cl.Message) -> None:
     session = _session()
-    threads.truncate(session, msg.id)  # an edited message: its old exchange and all after it leave the context
+    if threads.truncate(session, msg.id):  # an edited message: its old exchange and all after it leave the context
+        await threads.drop_after(msg.id)  # and the screen and the database, with the Steps under them
     await threads.save_settings()
     try:
         turn = session.start(msg.content)

@@ -35,14 +35,46 @@ def marks() -> dict[str, int]:
     return found  # type: ignore[no-any-return]
 
 
-def truncate(session: ChatSession, message_id: str) -> None:
-    """Before answering ``message_id``: if it was sent before (an edit), forget it and everything after it."""
+def truncate(session: ChatSession, message_id: str) -> bool:
+    """Before answering ``message_id``: if it was sent before (an edit), forget it and everything after it.
+
+    Returns whether it was an edit.
+    """
     known = marks()
-    if (at := known.get(message_id)) is not None:
+    edited = (at := known.get(message_id)) is not None
+    if at is not None:
         del session.history[at:]
         for key in [k for k, v in known.items() if v > at]:
             del known[key]
     known[message_id] = len(session.history)
+    return edited
+
+
+async def drop_after(message_id: str) -> None:
+    """After an edit of ``message_id``: the stored messages after it go, with the Steps under them (screen, database).
+
+    Chainlit's pencil removes the later *messages* only; the Steps under an
+    answer (guardrail verdicts, stats, notes) would stay in the database as
+    orphans and come back, parentless, when the thread is reopened.  A Step
+    whose message Chainlit has deleted already is found by its missing parent.
+    """
+    if (layer := history.data_layer()) is None:
+        return
+    thread = await layer.get_thread(context.session.thread_id)
+    steps = list((thread or {}).get("steps") or [])
+    at = next((i for i, s in enumerate(steps) if s.get("id") == message_id), None)
+    if at is None:
+        return
+    known = {str(s["id"]) for s in steps}
+    later = steps[at + 1 :]
+    gone = {str(s["id"]) for s in later if str(s.get("type", "")).endswith("_message")}
+    gone |= {str(s["id"]) for s in later if s.get("parentId") and s["parentId"] not in known}
+    while more := {str(s["id"]) for s in steps if s.get("parentId") in gone and str(s["id"]) not in gone}:
+        gone |= more  # the Steps under a removed message, and theirs
+    for step in steps:
+        if step["id"] in gone:
+            await layer.delete_step(step["id"])
+            await context.emitter.delete_step(step)
 
 
 async def save_settings() -> None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import chainlit.socket
 from chainlit.context import context
 
 import app
@@ -19,6 +20,7 @@ from tests.ui.test_history_ui import (
     Persisted,
     db,  # noqa: F401 - the fixture
     say,
+    settings,
     settle,
 )
 from ui import live_view
@@ -93,3 +95,34 @@ async def test_a_reload_while_the_answer_waits_for_the_model_leaves_no_waiting_l
     opened = [d["output"] for d in page.socket.named("stream_start") if d["id"] == watched.message_id]
     tokens = [t["token"] for t in page.socket.named("stream_token") if t["id"] == watched.message_id]
     assert "".join(opened + tokens) == "Seven eight."  # the answer followed on this page
+
+
+def _orphans(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = {s["id"] for s in steps}
+    return [s for s in steps if s.get("parentId") and s["parentId"] not in ids and s.get("type") != "run"]
+
+
+async def test_an_edit_takes_the_edited_exchanges_verdict_steps_with_it(db: Persisted) -> None:
+    page = await db.page()
+    await app.start()
+    await settings(provider="echo", echo_rate=0, guard_pii="redact")
+    first = await say("Mail me at jane.doe@example.com please.")
+    await say("Then write to bob@example.org too.")
+    await settle()
+    thread_id = context.session.thread_id
+    before = await _stored_steps(db, thread_id)
+    verdicts = [s for s in before if s["name"] == "Guardrails"]
+    assert len(verdicts) == 2  # one table under each answer
+    payload = {"message": {"id": first.id, "output": "no address this time"}}
+    await chainlit.socket.edit_message(context.session.socket_id, payload)  # type: ignore[arg-type,union-attr]
+    await settle()
+    after = await _stored_steps(db, thread_id)
+    assert not _orphans(after), _orphans(after)
+    assert not {v["id"] for v in verdicts} & {s["id"] for s in after}  # both exchanges' verdicts went
+    deleted = {d["id"] for d in page.socket.named("delete_message")}
+    assert {v["id"] for v in verdicts} <= deleted  # from the screen too
+    assert [s["output"] for s in after if s["type"] == "assistant_message"][-1] == "no address this time"
+    assert app._session().history == [
+        ChatMessage("user", "no address this time"),
+        ChatMessage("assistant", "no address this time"),
+    ]
