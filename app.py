@@ -36,6 +36,7 @@ async def start() -> None:
     await cl.Message(content=greeting(session)).send()
     if problem := persistence.problem or persistence.failure():
         await show_error(problem)
+    persistence.seen(persistence.failure())
 
 
 @cl.on_chat_resume
@@ -65,6 +66,7 @@ async def settings_update(values: dict) -> None:
 @cl.on_message
 async def message(msg: cl.Message) -> None:
     session = _session()
+    await persistence.announce()
     if threads.truncate(session, msg.id):  # an edited message: its old exchange and all after it leave the context
         await threads.drop_after(msg.id)  # and the screen and the database, with the Steps under them
     await threads.save_settings()
@@ -74,6 +76,7 @@ async def message(msg: cl.Message) -> None:
         await show_error(err)
         return
     await live_view.play(session, turn, for_id=msg.id, asked=msg)
+    await persistence.announce()  # history became unavailable, or is back: one line
 
 
 @cl.action_callback(CONTINUE)

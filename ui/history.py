@@ -45,13 +45,14 @@ ROLES = ("user", "assistant")
 
 
 def data_layer() -> Any | None:
-    """Chainlit's data layer when persistence is on and working, else ``None``."""
+    """Chainlit's data layer when persistence is on, else ``None``.
+
+    Also while its database fails: the layer keeps the writes it misses and makes them when the
+    database answers again (``store.datalayer``), so an answer's checkpoints are still handed to it.
+    """
     from chainlit.data import get_data_layer
 
-    layer = get_data_layer()
-    if layer is None or getattr(layer, "failure", None) is not None:
-        return None
-    return layer
+    return get_data_layer()
 
 
 def context_rows(messages: Sequence[ChatMessage]) -> list[list[str]]:

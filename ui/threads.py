@@ -119,7 +119,7 @@ async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
     if layer is None or not context.session.has_first_interaction:
         return None
     thread = await layer.get_thread(context.session.thread_id)
-    if thread is None or history.data_layer() is None:  # unknown yet, or the database just failed
+    if thread is None or getattr(layer, "failure", None) is not None:  # unknown yet, or the database fails
         return None
     restored = history.restore(thread.get("steps") or [])
     session.history = restored.history
