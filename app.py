@@ -13,6 +13,7 @@ from chat.session import ChatSession
 from ui import live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
+from ui.catch_up import catch_up
 from ui.sink import show_error, show_notice
 from ui.startup import greeting, preload
 from web import mount
@@ -67,6 +68,7 @@ async def settings_update(values: dict) -> None:
 async def message(msg: cl.Message) -> None:
     session = _session()
     await persistence.announce()
+    await catch_up(session, msg)  # the stored thread is the context; another tab's messages show here first
     if threads.truncate(session, msg.id):  # an edited message: its old exchange and all after it leave the context
         await threads.drop_after(msg.id)  # and the screen and the database, with the Steps under them
     await threads.save_settings()

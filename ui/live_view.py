@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import chainlit as cl
+from chainlit.chat_context import chat_context
 from chainlit.context import context
 from chainlit.utils import utc_now
 
@@ -161,22 +162,30 @@ async def reattach(session: ChatSession, watched: Watched, base: int) -> None:
     ``base`` is where the exchange starts in this page's history.
     """
     await asyncio.sleep(SETTLE_S)  # Chainlit sends the stored thread after on_chat_resume returns
+    await context.emitter.task_start()  # the page shows Stop while the answer runs
+    try:
+        await follow(session, watched, base)
+    finally:
+        await asyncio.shield(context.emitter.task_end())
+
+
+async def follow(session: ChatSession, watched: Watched, base: int) -> None:
+    """Show the answer's text so far in its own message on this page, then follow it live to its end."""
     answer = watched.answer
     after = answer.last_id
     message = cl.Message(content="", id=watched.message_id)
+    chat_context.add(message)  # an edit on this page reaches it
     sink = ChainlitSink(message)
     earlier = answer.log[:after]
     await sink.reattached(
         waited=any(isinstance(e, Notice) and e.kind == NoticeKind.WAITING for e in earlier),
         started=any(isinstance(e, TextDelta | Replace) for e in earlier),
     )
-    await context.emitter.task_start()  # the page shows Stop while the answer runs
     if text := answer.text_at(after):
         await message.stream_token(text, is_sequence=True)
     try:
         await _render(sink, watched, after)
     finally:
-        await asyncio.shield(context.emitter.task_end())
         await asyncio.shield(watched.done.wait())
         # This page's history held the stored checkpoint; it gets the exchange as it ended.
         session.history = session.history[:base] + answer.turn.session.history[watched.base :]

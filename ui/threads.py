@@ -113,7 +113,10 @@ async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
 
     The stored thread is the one truth every page shares: a page's own copy of
     the history goes stale as soon as another page on the thread asks or
-    continues, so each act starts from the database.
+    continues, so each act starts from the database.  Only a page that is
+    *ahead* of it (the stored thread is a prefix of its history: Chainlit
+    writes messages in background tasks, which a loaded machine can delay)
+    keeps its own.
     """
     layer = history.data_layer()
     if layer is None or not context.session.has_first_interaction:
@@ -122,6 +125,9 @@ async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
     if thread is None or getattr(layer, "failure", None) is not None:  # unknown yet, or the database fails
         return None
     restored = history.restore(thread.get("steps") or [])
+    mine = session.history
+    if len(mine) > len(restored.history) and mine[: len(restored.history)] == restored.history:
+        return thread  # this page is ahead: its last exchange's final write is still on its way to the database
     session.history = restored.history
     session.unscreened = 0
     cl.user_session.set(MARKS_KEY, dict(restored.marks))
