@@ -53,3 +53,6 @@ async def catch_up(session: ChatSession, asked: cl.Message) -> None:
         await live_view.follow(session, watched, base)
         await threads.refresh(session)  # the finished answer, as stored
     await context.emitter.send_step(asked.to_dict())
+    if (run := context.current_step) is not None:
+        # Chainlit nests this message's run Step (and so the answer) under the question: the delete took it too.
+        await context.emitter.send_step(run.to_dict())

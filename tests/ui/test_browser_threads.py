@@ -55,3 +55,31 @@ async def test_a_cut_off_answer_keeps_its_continue_button_after_a_reload_and_it_
             await wait_until(page, lambda: _answer_is(page, whole), "Continue to finish the answer")
             assert await page.get_by_text("cut off at 4 tokens").count() == 0
             assert await button.count() == 0
+
+
+async def test_two_tabs_on_one_thread_the_second_shows_what_the_first_added_when_it_sends(tmp_path: Path) -> None:
+    with running_app(tmp_path, env=env(tmp_path / "chat.db")) as app:
+        async with chromium_page(app.url) as tab_a:
+            await send(tab_a, "alpha")
+            await wait_until(tab_a, lambda: _answer_is(tab_a, "alpha"), "the first answer")
+            await tab_a.wait_for_url("**/thread/**", timeout=WAIT_MS)
+            await wait_until(tab_a, lambda: stats_shown(tab_a), "the first answer's end")
+            # A second page on the thread (its own context: chromium_page's page cannot open tabs; same local user).
+            tab_b = await tab_a.context.browser.new_page(viewport={"width": 1100, "height": 760})
+            await tab_b.goto(tab_a.url)
+            await wait_until(tab_b, lambda: _answer_is(tab_b, "alpha"), "the thread in the second tab")
+            await send(tab_a, "beta")
+            await wait_until(tab_a, lambda: _answers_are(tab_a, "alpha", "beta"), "the first tab's second answer")
+            await wait_until(tab_a, lambda: _stats_count(tab_a, 2), "its end")
+            await send(tab_b, "gamma")  # the second tab never saw "beta"
+            await wait_until(tab_b, lambda: _answers_are(tab_b, "alpha", "beta", "gamma"), "the second tab caught up")
+            questions = await tab_b.locator('[data-step-type="user_message"]').all_inner_texts()
+            assert [q.strip() for q in questions] == ["alpha", "beta", "gamma"]  # in the thread's order
+
+
+async def _answers_are(page: Any, *texts: str) -> bool:
+    return [t for _, t in await answers(page)] == list(texts)
+
+
+async def _stats_count(page: Any, count: int) -> bool:
+    return await page.get_by_text("TTFT").count() >= count
