@@ -41,6 +41,8 @@ class Watched:
     #: The history's length before this exchange (the exchange's context is what comes after).
     base: int
     checkpoints: history.Checkpoints | None = None
+    #: The Step the answer's message hangs under (the question's run), so another page shows it in place.
+    parent_id: str | None = None
     checkpoints_task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -82,6 +84,7 @@ async def play(
     message.created_at = message.created_at or utc_now()
     answer = registry().start(turn)
     watched = Watched(answer, message.id, for_id, len(session.history) if base is None else base)
+    watched.parent_id = message.parent_id
     for old in [k for k, w in _by_thread.items() if w.answer.finished]:  # only live answers are looked up
         del _by_thread[old]
     _by_thread[thread_id] = watched
@@ -174,6 +177,7 @@ async def follow(session: ChatSession, watched: Watched, base: int) -> None:
     answer = watched.answer
     after = answer.last_id
     message = cl.Message(content="", id=watched.message_id)
+    message.parent_id = watched.parent_id  # where it is stored, not under this page's current Step
     chat_context.add(message)  # an edit on this page reaches it
     sink = ChainlitSink(message)
     earlier = answer.log[:after]

@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser import send
 from tests.ui.test_browser_e2e import confirm, open_settings
-from tests.ui.test_browser_history import WAIT_MS, answers, chromium_page, env, stats_shown, wait_until
+from tests.ui.test_browser_history import WAIT_MS, WORDS, answers, chromium_page, env, stats_shown, wait_until
 from tests.webapp import running_app
 
 pytestmark = [pytest.mark.browser]
@@ -83,3 +83,28 @@ async def _answers_are(page: Any, *texts: str) -> bool:
 
 async def _stats_count(page: Any, count: int) -> bool:
     return await page.get_by_text("TTFT").count() >= count
+
+
+async def test_the_second_tab_follows_the_first_tabs_answer_still_streaming_then_answers(tmp_path: Path) -> None:
+    with running_app(tmp_path, env=env(tmp_path / "chat.db")) as app:
+        async with chromium_page(app.url) as tab_a:
+            await send(tab_a, "alpha")
+            await tab_a.wait_for_url("**/thread/**", timeout=WAIT_MS)
+            await wait_until(tab_a, lambda: stats_shown(tab_a), "the first answer's end")
+            tab_b = await tab_a.context.browser.new_page(viewport={"width": 1100, "height": 760})
+            await tab_b.goto(tab_a.url)
+            await wait_until(tab_b, lambda: _answer_is(tab_b, "alpha"), "the thread in the second tab")
+            await send(tab_a, WORDS)  # 8 s at the echo's 50 tok/s
+            await wait_until(tab_a, lambda: _last_longer(tab_a, 20), "the long answer to start")
+            await send(tab_b, "and now?")
+            mid = await wait_until(tab_b, lambda: _last_longer(tab_b, 1, WORDS), "the long answer on the second tab")
+            assert len(mid) < len(WORDS)  # seen while it streams
+            await wait_until(tab_b, lambda: _answers_are(tab_b, "alpha", WORDS, "and now?"), "the second tab's answer")
+            questions = await tab_b.locator('[data-step-type="user_message"]').all_inner_texts()
+            assert [q.strip() for q in questions] == ["alpha", WORDS, "and now?"]
+
+
+async def _last_longer(page: Any, chars: int, prefix: str = "") -> str | None:
+    shown = [t for _, t in await answers(page)]
+    last = shown[-1] if shown else ""
+    return last if len(last) >= chars and (not prefix or prefix.startswith(last)) and last != "alpha" else None
