@@ -5,7 +5,8 @@ this page remembers: a page can be stale (a second tab, a page reopened
 before another one carried the answer on).
 
 * still generating (another page's Continue, or an answer that outlived its
-  page): this page follows it, as a re-attach;
+  page): this page follows it, as a re-attach; while *another* answer of the
+  thread is being written, Continue waits for it to end (it says so);
 * finished (complete, stopped, blocked, failed): the page says so, shows the
   stored text, and nothing is generated;
 * unfinished (cut off by a crash or by the token limit, or given up after
@@ -29,6 +30,7 @@ from ui.sink import show_error, show_notice
 
 ALREADY_COMPLETE = "This answer is already complete: there is nothing to continue."
 ALREADY_ENDED = "This answer has already ended ({state}): there is nothing to continue."
+BUSY = "Another answer in this thread is still being written: Continue this one when it has ended."
 
 
 async def continue_answer(session: ChatSession, action: cl.Action) -> None:
@@ -39,6 +41,9 @@ async def continue_answer(session: ChatSession, action: cl.Action) -> None:
         await threads.refresh(session)
         base = threads.marks().get(watched.for_id or "", len(session.history))
         await _as_task(live_view.reattach(session, watched, base))
+        return
+    if watched is not None:  # another answer of this thread is being written (another tab asked)
+        await show_notice(BUSY)
         return
     thread = await threads.refresh(session)
     step = _step(thread, action.forId) if thread is not None else None

@@ -173,3 +173,21 @@ async def test_the_server_stopped_line_goes_once_continue_has_carried_the_answer
     assert lines[0]["id"] in [d["id"] for d in page.socket.named("delete_message")]  # gone from the screen too
     again = await _reopen(db, thread_id)
     assert not [m for m in again.socket.messages() if "cut off when the server stopped" in m["output"]]
+
+
+async def test_continue_waits_while_another_answer_of_the_thread_is_being_written(db: Persisted) -> None:
+    first, stale, thread_id, answer_id = await _two_tabs_on_an_interrupted_answer(db)
+    _on(stale)
+    stale_click = _continue(stale)
+    stale_session = app._session()
+    _on(first).update(echo_rate=40, buffer="token")
+    asking = asyncio.create_task(say(" ".join(f"w{i}" for i in range(40))))  # a new question in the first tab
+    while (watched := live_view.watching(thread_id)) is None or watched.answer.last_id < 2:
+        await asyncio.sleep(0.02)
+    started = set(live_view.registry()._answers)
+    _on(stale)
+    await resume.continue_answer(stale_session, stale_click)
+    assert set(live_view.registry()._answers) == started  # no second answer on the thread
+    assert any(resume.BUSY in m["output"] for m in stale.socket.messages())
+    await asyncio.wait_for(asking, 10)
+    await settle()
