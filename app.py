@@ -13,6 +13,7 @@ from chat.session import ChatSession
 from ui import guard_panel, keys_panel, live_view, panel, persistence, resume, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
+from ui.catch_up import catch_up
 from ui.sink import show_error, show_notice
 from ui.startup import greeting, preload
 from web import mount
@@ -36,6 +37,7 @@ async def start() -> None:
     await cl.Message(content=greeting(session)).send()
     if problem := persistence.problem or persistence.failure():
         await show_error(problem)
+    persistence.seen(persistence.failure())
 
 
 @cl.on_chat_resume
@@ -72,7 +74,10 @@ async def settings_update(values: dict) -> None:
 @cl.on_message
 async def message(msg: cl.Message) -> None:
     session = _session()
-    threads.truncate(session, msg.id)  # an edited message: its old exchange and all after it leave the context
+    await persistence.announce()
+    await catch_up(session, msg)  # the stored thread is the context; another tab's messages show here first
+    if threads.truncate(session, msg.id):  # an edited message: its old exchange and all after it leave the context
+        await threads.drop_after(msg.id)  # and the screen and the database, with the Steps under them
     await threads.save_settings()
     try:
         turn = session.start(msg.content)
@@ -83,6 +88,7 @@ async def message(msg: cl.Message) -> None:
         await show_error(err)
         return
     await live_view.play(session, turn, for_id=msg.id, asked=msg)
+    await persistence.announce()  # history became unavailable, or is back: one line
 
 
 @cl.action_callback(CONTINUE)

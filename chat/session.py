@@ -201,12 +201,14 @@ class ChatSession:
         self.last_turn = Turn(self, text, self.provider())
         return self.last_turn
 
-    def continue_last(self) -> Turn:
+    def continue_last(self, *, cut_off_at: int | None = None) -> Turn:
         """A turn that carries on the last answer from where it stopped (the Continue action).
 
         The interrupted exchange leaves the history and comes back, completed,
         when the new turn ends.  An answer the token limit cut off gets a fresh
-        limit for its continuation.  Raises ``InputError`` if there is nothing to continue.
+        limit for its continuation: ``cut_off_at`` (where the limit cut it, as
+        stored with a resumed thread) is used when this session did not run
+        that answer itself.  Raises ``InputError`` if there is nothing to continue.
         """
         if len(self.history) < 2 or self.history[-1].role != "assistant" or self.history[-2].role != "user":
             raise InputError("There is no answer to continue: send a message first.")
@@ -217,7 +219,7 @@ class ChatSession:
         carry = last is not None and last.text == answer.content and self.settings.fault != "off"
         faults = last.runner.faults if carry and last is not None else None
         stats = last.stats if last is not None and last.text == answer.content else None
-        extra = (stats.cut_off_at or 0) if stats is not None and stats.cut_off else 0
+        extra = (stats.cut_off_at or 0) if stats is not None and stats.cut_off else (cut_off_at or 0)
         # Continue extends the same answer's confidence: the runner's tokens, if they spell what was shown.
         tokens = last.runner.tokens if last is not None and last.runner.text == answer.content else None
         try:

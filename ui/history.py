@@ -4,7 +4,14 @@ Each answer's message carries, in its step metadata::
 
     {"answer": "streaming" | OUTCOME | "interrupted",   # how it ended (streaming: not ended yet)
      "context": [["user", "..."], ["assistant", "..."]], # what this exchange added to the model's context
-     "for": "<the user message's id>"}
+     "for": "<the user message's id>",
+     "cut_off_at": N}                                    # only when the token limit cut it (N may be null)
+
+An answer is *continuable* (Continue is offered again after a reload or a
+resume, and acts on it) while its stored state says it did not finish: cut
+off by a crash (``streaming`` with nobody generating it), ``interrupted``
+(the retries gave up), or cut off by the token limit.  Continue acts on the
+stored state, not on what a page remembers (``ui.resume``).
 
 ``context`` is what the session's history gained, so a resumed thread's
 context equals the one before, message for message, whatever the screen
@@ -38,13 +45,14 @@ ROLES = ("user", "assistant")
 
 
 def data_layer() -> Any | None:
-    """Chainlit's data layer when persistence is on and working, else ``None``."""
+    """Chainlit's data layer when persistence is on, else ``None``.
+
+    Also while its database fails: the layer keeps the writes it misses and makes them when the
+    database answers again (``store.datalayer``), so an answer's checkpoints are still handed to it.
+    """
     from chainlit.data import get_data_layer
 
-    layer = get_data_layer()
-    if layer is None or getattr(layer, "failure", None) is not None:
-        return None
-    return layer
+    return get_data_layer()
 
 
 def context_rows(messages: Sequence[ChatMessage]) -> list[list[str]]:
@@ -52,9 +60,30 @@ def context_rows(messages: Sequence[ChatMessage]) -> list[list[str]]:
     return [[m.role, m.content] for m in messages]
 
 
-def answer_metadata(state: str, context: Sequence[ChatMessage], for_id: str | None) -> dict[str, Any]:
+#: The metadata key of an answer the token limit cut off: the answer's length in tokens where it was cut.
+CUT_OFF_AT = "cut_off_at"
+#: The metadata key of the "cut off when the server stopped" line's message id, while that line holds.
+CUT_OFF_LINE = "cut_off_line"
+
+
+def answer_metadata(
+    state: str,
+    context: Sequence[ChatMessage],
+    for_id: str | None,
+    *,
+    cut_off: bool = False,
+    cut_off_at: int | None = None,
+) -> dict[str, Any]:
     """The metadata an answer's step carries (see the module docstring)."""
-    return {ANSWER: state, "context": context_rows(context), "for": for_id}
+    meta: dict[str, Any] = {ANSWER: state, "context": context_rows(context), "for": for_id}
+    if cut_off:
+        meta[CUT_OFF_AT] = cut_off_at
+    return meta
+
+
+def continuable(meta: Mapping[str, Any]) -> bool:
+    """Whether an answer with this stored metadata did not finish, so Continue can carry it on."""
+    return meta.get(ANSWER) in (STREAMING, INTERRUPTED) or CUT_OFF_AT in meta
 
 
 @dataclass
@@ -66,6 +95,8 @@ class Restored:
     marks: dict[str, int] = field(default_factory=dict)
     #: The last answer's step if it was cut off mid-stream (a crash or restart), else ``None``.
     cut_off: dict[str, Any] | None = None
+    #: The last answer's step if Continue can carry it on (see ``continuable``), else ``None``.
+    unfinished: dict[str, Any] | None = None
 
 
 def restore(steps: Sequence[Mapping[str, Any]]) -> Restored:
@@ -84,6 +115,7 @@ def restore(steps: Sequence[Mapping[str, Any]]) -> Restored:
                 rows = [*rows, ["assistant", text]]
         out.history += [ChatMessage(role, str(content)) for role, content in rows if role in ROLES]
         out.cut_off = dict(step) if meta[ANSWER] in (STREAMING, INTERRUPTED) else None
+        out.unfinished = dict(step) if continuable(meta) else None
     return out
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import chainlit as cl
+from chainlit.chat_context import chat_context
 from chainlit.context import context
 from chainlit.utils import utc_now
 
-from agents.events import Done, Failed
+from agents.events import Done, Failed, Notice, NoticeKind, Replace, TextDelta
 from chat.live import LiveAnswer, LiveAnswers
 from chat.session import ChatSession, Turn
 from ui import history
@@ -40,6 +41,8 @@ class Watched:
     #: The history's length before this exchange (the exchange's context is what comes after).
     base: int
     checkpoints: history.Checkpoints | None = None
+    #: The Step the answer's message hangs under (the question's run), so another page shows it in place.
+    parent_id: str | None = None
     checkpoints_task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -81,6 +84,7 @@ async def play(
     message.created_at = message.created_at or utc_now()
     answer = registry().start(turn)
     watched = Watched(answer, message.id, for_id, len(session.history) if base is None else base)
+    watched.parent_id = message.parent_id
     for old in [k for k, w in _by_thread.items() if w.answer.finished]:  # only live answers are looked up
         del _by_thread[old]
     _by_thread[thread_id] = watched
@@ -132,8 +136,13 @@ async def _render(sink: ChainlitSink, watched: Watched, after: int) -> None:
 
 def _final_metadata(watched: Watched) -> dict[str, Any]:
     turn = watched.answer.turn
-    outcome = turn.stats.outcome if turn.stats is not None else "cancelled"
-    return history.answer_metadata(outcome, turn.session.history[watched.base :], watched.for_id)
+    stats = turn.stats
+    outcome = stats.outcome if stats is not None else "cancelled"
+    cut_off = stats is not None and stats.cut_off and outcome == "complete"
+    return history.answer_metadata(
+        outcome, turn.session.history[watched.base :], watched.for_id,
+        cut_off=cut_off, cut_off_at=stats.cut_off_at if stats is not None else None,
+    )  # fmt: skip
 
 
 async def _settle(watched: Watched, message: cl.Message) -> None:
@@ -156,17 +165,31 @@ async def reattach(session: ChatSession, watched: Watched, base: int) -> None:
     ``base`` is where the exchange starts in this page's history.
     """
     await asyncio.sleep(SETTLE_S)  # Chainlit sends the stored thread after on_chat_resume returns
+    await context.emitter.task_start()  # the page shows Stop while the answer runs
+    try:
+        await follow(session, watched, base)
+    finally:
+        await asyncio.shield(context.emitter.task_end())
+
+
+async def follow(session: ChatSession, watched: Watched, base: int) -> None:
+    """Show the answer's text so far in its own message on this page, then follow it live to its end."""
     answer = watched.answer
     after = answer.last_id
     message = cl.Message(content="", id=watched.message_id)
+    message.parent_id = watched.parent_id  # where it is stored, not under this page's current Step
+    chat_context.add(message)  # an edit on this page reaches it
     sink = ChainlitSink(message)
-    await context.emitter.task_start()  # the page shows Stop while the answer runs
+    earlier = answer.log[:after]
+    await sink.reattached(
+        waited=any(isinstance(e, Notice) and e.kind == NoticeKind.WAITING for e in earlier),
+        started=any(isinstance(e, TextDelta | Replace) for e in earlier),
+    )
     if text := answer.text_at(after):
         await message.stream_token(text, is_sequence=True)
     try:
         await _render(sink, watched, after)
     finally:
-        await asyncio.shield(context.emitter.task_end())
         await asyncio.shield(watched.done.wait())
         # This page's history held the stored checkpoint; it gets the exchange as it ended.
         session.history = session.history[:base] + answer.turn.session.history[watched.base :]

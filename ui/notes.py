@@ -13,7 +13,7 @@ notes of the answer it carries on through ``for_message``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import chainlit as cl
@@ -69,6 +69,25 @@ class AnswerNotes:
     async def error(self, error: object) -> None:
         """The error that ended the answer, one line, marked as an error."""
         await self._show(ERROR, escape(str(error)), default_open=True, is_error=True)
+
+    def adopt(self, stored: Sequence[Mapping[str, Any]]) -> None:
+        """Take over this answer's stored note Steps (a page that reopened the thread), so Continue
+        removes or updates them as it does its own instead of leaving them or adding a second copy.
+
+        The verdict table is not taken over: its rows cannot be read back, so a continuation's own
+        verdicts get a table of their own.
+        """
+        for row in stored:
+            name = row.get("name")
+            if row.get("parentId") != self.message_id or name not in (RESUME, CUT_OFF, ERROR, STATS):
+                continue
+            if name in self._steps:
+                continue
+            step = cl.Step(name=str(name), type="tool", id=str(row["id"]), parent_id=self.message_id,
+                           show_input=False, default_open=bool(row.get("defaultOpen")))  # fmt: skip
+            step.is_error = bool(row.get("isError"))
+            step.output = str(row.get("output") or "")
+            self._steps[str(name)] = step
 
     async def carry_on(self) -> None:
         """The answer carries on (Continue): its error and give-up notice no longer hold."""

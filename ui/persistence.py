@@ -24,6 +24,7 @@ import chainlit as cl
 
 from store.database import ROOT, DatabaseError, database_url, describe, prepare_blocking
 from store.datalayer import DataLayer
+from ui.sink import show_error, show_notice
 
 LOCAL_USER_VAR = "CHAT_LOCAL_USER"
 SECRET_FILE = ROOT / ".chat-auth-secret"
@@ -61,12 +62,33 @@ def install(login_configured: bool) -> DataLayer | None:
     return layer
 
 
+BACK = "Conversation history is back: the database answers again, and what was said meanwhile is saved."
+_SEEN_KEY = "history_failure_seen"
+
+
 def failure() -> str | None:
-    """The line the data layer said when the database failed while running, else ``None``."""
+    """The line the data layer said when the database failed while running (until it answers again), else ``None``."""
     from chainlit.data import get_data_layer
 
     layer = get_data_layer()
     return getattr(layer, "failure", None)
+
+
+async def announce() -> None:
+    """Tell this page, in one line, when history became unavailable and when it is back (once each)."""
+    now, seen = failure(), cl.user_session.get(_SEEN_KEY)
+    if (now is None) == (seen is None):
+        return
+    cl.user_session.set(_SEEN_KEY, now)
+    if now is not None:
+        await show_error(now)
+    else:
+        await show_notice(BACK)
+
+
+def seen(line: str | None) -> None:
+    """This page has been told ``line`` (the failure shown when it opened)."""
+    cl.user_session.set(_SEEN_KEY, line)
 
 
 def _ensure_secret() -> None:
@@ -75,11 +97,19 @@ def _ensure_secret() -> None:
 
 
 def _local_user() -> None:
+    from chainlit.config import config
+    from chainlit.server import app
+
+    from ui import local_login
+
     identifier = os.environ.get(LOCAL_USER_VAR, "").strip() or "local"
 
     @cl.header_auth_callback
     async def _local(headers: object) -> cl.User:
         return cl.User(identifier=identifier, metadata={"provider": "local"})
+
+    # A /thread/<id> link in a fresh browser: signed in by the page itself, not by a detour through "/".
+    local_login.install(app, cl.User(identifier=identifier, metadata={"provider": "local"}), config.run.root_path or "")
 
 
 def _secret(path: Path) -> str:

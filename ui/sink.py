@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import TYPE_CHECKING
 
 import chainlit as cl
@@ -25,6 +26,11 @@ async def show_error(error: ChatError | str) -> None:
 async def show_notice(text: str) -> None:
     """One short confirmation line (a settings change took effect)."""
     await cl.Message(content=escape(text), author="Settings").send()
+
+
+def waiting_id(message_id: str) -> str:
+    """The id of an answer's "waiting for the model" line: any page re-attached to the answer can take it away."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"waiting:{message_id}"))
 
 
 class ChainlitSink:
@@ -65,7 +71,7 @@ class ChainlitSink:
                 await self.message.stream_token(shown, is_sequence=replace)
             case Notice(kind=NoticeKind.WAITING, message=message):
                 if self._waiting is None:
-                    self._waiting = cl.Message(content=escape(message), author="notice")
+                    self._waiting = cl.Message(content=escape(message), author="notice", id=waiting_id(self.message.id))
                     await self._waiting.send()
                 else:
                     self._waiting.content = escape(message)
@@ -106,6 +112,18 @@ class ChainlitSink:
     async def cancelled(self, text: str, stats: Stats | None) -> None:
         """Stop was pressed: keep what was shown and say so."""
         await self._finish(text, stats)
+
+    async def reattached(self, *, waited: bool, started: bool) -> None:
+        """On a page that re-attached to the answer: the stored thread it showed may hold the waiting line.
+
+        ``waited``: the answer was queued before this page attached; ``started``: its text began
+        before too.  The line goes when the text begins (at once if it already has), as on the first page.
+        """
+        if not waited:
+            return
+        self._waiting = cl.Message(content="", author="notice", id=waiting_id(self.message.id))
+        if started:
+            await self._end_wait()
 
     async def _end_wait(self) -> None:
         if self._waiting is not None:

@@ -35,14 +35,46 @@ def marks() -> dict[str, int]:
     return found  # type: ignore[no-any-return]
 
 
-def truncate(session: ChatSession, message_id: str) -> None:
-    """Before answering ``message_id``: if it was sent before (an edit), forget it and everything after it."""
+def truncate(session: ChatSession, message_id: str) -> bool:
+    """Before answering ``message_id``: if it was sent before (an edit), forget it and everything after it.
+
+    Returns whether it was an edit.
+    """
     known = marks()
-    if (at := known.get(message_id)) is not None:
+    edited = (at := known.get(message_id)) is not None
+    if at is not None:
         del session.history[at:]
         for key in [k for k, v in known.items() if v > at]:
             del known[key]
     known[message_id] = len(session.history)
+    return edited
+
+
+async def drop_after(message_id: str) -> None:
+    """After an edit of ``message_id``: the stored messages after it go, with the Steps under them (screen, database).
+
+    Chainlit's pencil removes the later *messages* only; the Steps under an
+    answer (guardrail verdicts, stats, notes) would stay in the database as
+    orphans and come back, parentless, when the thread is reopened.  A Step
+    whose message Chainlit has deleted already is found by its missing parent.
+    """
+    if (layer := history.data_layer()) is None:
+        return
+    thread = await layer.get_thread(context.session.thread_id)
+    steps = list((thread or {}).get("steps") or [])
+    at = next((i for i, s in enumerate(steps) if s.get("id") == message_id), None)
+    if at is None:
+        return
+    known = {str(s["id"]) for s in steps}
+    later = steps[at + 1 :]
+    gone = {str(s["id"]) for s in later if str(s.get("type", "")).endswith("_message")}
+    gone |= {str(s["id"]) for s in later if s.get("parentId") and s["parentId"] not in known}
+    while more := {str(s["id"]) for s in steps if s.get("parentId") in gone and str(s["id"]) not in gone}:
+        gone |= more  # the Steps under a removed message, and theirs
+    for step in steps:
+        if step["id"] in gone:
+            await layer.delete_step(step["id"])
+            await context.emitter.delete_step(step)
 
 
 async def save_settings() -> None:
@@ -71,23 +103,50 @@ async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
     if watched is not None:
         base = restored.marks.get(watched.for_id or "", len(session.history))
         live_view.start_reattach(session, watched, base)
-    elif restored.cut_off is not None:
-        history.spawn(_offer_continue(restored.cut_off))
+    elif restored.unfinished is not None:
+        history.spawn(_offer_continue(restored.unfinished))
     return session
 
 
+async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
+    """Take the stored thread as this page's context (another tab may have moved it on); ``None`` without one.
+
+    The stored thread is the one truth every page shares: a page's own copy of
+    the history goes stale as soon as another page on the thread asks or
+    continues, so each act starts from the database.  Only a page that is
+    *ahead* of it (the stored thread is a prefix of its history: Chainlit
+    writes messages in background tasks, which a loaded machine can delay)
+    keeps its own.
+    """
+    layer = history.data_layer()
+    if layer is None or not context.session.has_first_interaction:
+        return None
+    thread = await layer.get_thread(context.session.thread_id)
+    if thread is None or getattr(layer, "failure", None) is not None:  # unknown yet, or the database fails
+        return None
+    restored = history.restore(thread.get("steps") or [])
+    mine = session.history
+    if len(mine) > len(restored.history) and mine[: len(restored.history)] == restored.history:
+        return thread  # this page is ahead: its last exchange's final write is still on its way to the database
+    session.history = restored.history
+    session.unscreened = 0
+    cl.user_session.set(MARKS_KEY, dict(restored.marks))
+    return thread
+
+
 async def _offer_continue(step: Mapping[str, Any]) -> None:
-    """Mark a cut-off answer interrupted (in the database too) and put Continue under it."""
+    """Put Continue under an unfinished answer; one cut off by a crash is marked interrupted (in the database too)."""
     await asyncio.sleep(live_view.SETTLE_S)  # after Chainlit has sent the stored thread, which resets the screen
     meta = dict(step.get("metadata") or {})
     if meta.get(history.ANSWER) == history.STREAMING and (layer := history.data_layer()) is not None:
         rows = [r for r in meta.get("context") or [] if r[0] == "user"]
         if step.get("output"):
             rows.append(["assistant", step["output"]])
-        meta.update({history.ANSWER: history.INTERRUPTED, "context": rows})
-        await layer.update_step({**step, "metadata": meta})
         # Said once, when the cut is found: the line is stored with the thread, so later opens show it
-        # already (sending it on every open stacked one more copy each time).
-        await cl.Message(content=CUT_OFF_LINE, author="notice").send()
+        # already (sending it on every open stacked one more copy each time).  Continue takes it away.
+        line = cl.Message(content=CUT_OFF_LINE, author="notice")
+        await line.send()
+        meta.update({history.ANSWER: history.INTERRUPTED, "context": rows, history.CUT_OFF_LINE: line.id})
+        await layer.update_step({**step, "metadata": meta})
     action = continue_action()
     await action.send(for_id=str(step["id"]))  # under the answer: Continue streams into that message

@@ -91,7 +91,7 @@ async def test_each_user_lists_only_their_own_threads(url: str) -> None:
     await layer.close()
 
 
-async def test_a_database_that_fails_later_is_said_once_then_left_alone(
+async def test_a_database_that_fails_later_is_said_once_and_reads_stay_quiet(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "chat.db"
@@ -102,7 +102,7 @@ async def test_a_database_that_fails_later_is_said_once_then_left_alone(
     step = {"id": "s2", "threadId": "t1", "type": "user_message", "name": "ann", "output": "lost"}
     await layer.create_step(step)  # type: ignore[arg-type]
     await layer.create_step({**step, "id": "s3"})  # type: ignore[arg-type]
-    assert layer.failure is not None and layer.failure.startswith("Conversation history is off:")
+    assert layer.failure is not None and layer.failure.startswith("Conversation history is unavailable:")
     assert "steps" in layer.failure and "\n" not in layer.failure
     assert [r.getMessage() for r in caplog.records if r.name == "store"] == [layer.failure]  # said once
     assert await layer.get_thread("t1") is None  # quiet from now on, never an exception
