@@ -91,7 +91,9 @@ def sample_budget(answer: str) -> int:
     return max(16, 2 * (len(answer) // 4 + 1))
 
 
-async def _sample(provider: Provider, messages: Sequence[ChatMessage], params: GenerationParams) -> tuple[str, int | None]:
+async def _sample(
+    provider: Provider, messages: Sequence[ChatMessage], params: GenerationParams
+) -> tuple[str, int | None]:
     parts: list[str] = []
     tokens = 0
     scored = False
