@@ -9,9 +9,11 @@ low agreement flags the answer.
 
 Similarity (``similarity``) is the token F1 of SQuAD's answer evaluation: both
 texts are normalised (accents and case folded, punctuation and the articles
-a/an/the dropped) and compared as bags of words.  It needs no extra model, and
-on short answers it is what a reader would call agreement ("Paris." and "The
-capital is Paris" overlap on "paris"; "Lyon" does not).
+a/an/the dropped) and compared as bags of words.  Words of the user's question
+are left out first: "The capital of Andorra is Montserrat" and "The capital of
+Andorra is La Coruna" repeat the question and disagree on everything else.
+It needs no extra model, and on short answers it is what a reader would call
+agreement ("Paris." and "It is Paris" agree on "paris"; "Lyon" does not).
 
 It never runs on the streaming path: the caller starts it once the answer is
 done (as its own task) and may cancel it at any time; the sample streams are
@@ -70,9 +72,10 @@ def normalize(text: str) -> list[str]:
     return _ARTICLES.sub(" ", folded).split()
 
 
-def similarity(a: str, b: str) -> float:
-    """Token F1 of the normalised texts, in [0, 1]: 1 for the same words, 0 for none in common."""
-    wa, wb = normalize(a), normalize(b)
+def similarity(a: str, b: str, ignore: frozenset[str] = frozenset()) -> float:
+    """Token F1 of the normalised texts without the words in ``ignore``, in [0, 1]: 1 for the same words."""
+    wa = [w for w in normalize(a) if w not in ignore]
+    wb = [w for w in normalize(b) if w not in ignore]
     if not wa or not wb:
         return float(wa == wb)
     common = sum((Counter(wa) & Counter(wb)).values())
@@ -119,7 +122,7 @@ async def self_check(
     """Sample ``samples`` more answers to ``messages`` and score their agreement with ``answer``.
 
     ``messages`` are the ones the answer was generated from (without the
-    answer).  ``params`` defaults to ``DEFAULT_TEMPERATURE`` and
+    answer); the words of the last user message do not count as agreement.  ``params`` defaults to ``DEFAULT_TEMPERATURE`` and
     ``sample_budget(answer)`` tokens; a temperature of 0 is raised to the
     default, since greedy samples would only repeat the answer.  The samples
     run concurrently; cancelling the call cancels and closes them all.
@@ -142,6 +145,8 @@ async def self_check(
     results = [task.result() for task in tasks]
     texts = tuple(text for text, _ in results)
     counts = [count for _, count in results]
-    agreement = sum(similarity(answer, text) for text in texts) / len(texts)
+    question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    ignore = frozenset(normalize(question))
+    agreement = sum(similarity(answer, text, ignore) for text in texts) / len(texts)
     tokens = None if any(count is None for count in counts) else sum(c for c in counts if c is not None)
     return SelfCheck(agreement=agreement, samples=texts, requests=len(texts), tokens=tokens)

@@ -84,6 +84,18 @@ async def test_samples_that_disagree_lower_the_agreement_and_their_tokens_are_co
     assert result.flagged()
 
 
+def test_words_of_the_question_do_not_count_as_agreement() -> None:
+    ignore = frozenset(normalize("What is the capital of Andorra?"))
+    assert similarity("The capital of Andorra is Montserrat.", "The capital of Andorra is La Coruna.", ignore) == 0.0
+    assert similarity("The capital of Andorra is Andorra la Vella.", "Andorra la Vella", ignore) == 1.0
+
+
+async def test_samples_that_only_repeat_the_question_do_not_agree_with_the_answer() -> None:
+    provider = AnswersProvider(["The capital of France is Lyon", "France has a capital: Nice"])
+    result = await self_check(provider, MESSAGES, "The capital of France is Paris.", samples=2)
+    assert result.agreement == 0.0
+
+
 async def test_greedy_params_are_raised_to_a_sampling_temperature_and_lose_their_seed() -> None:
     provider = AnswersProvider(["Paris", "Paris"])
     await self_check(provider, MESSAGES, "Paris", samples=2, params=GenerationParams(temperature=0.0, seed=7))
