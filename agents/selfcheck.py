@@ -123,8 +123,9 @@ async def self_check(
 
     ``messages`` are the ones the answer was generated from (without the
     answer); the words of the last user message do not count as agreement.
-    ``params`` defaults to ``DEFAULT_TEMPERATURE`` and ``sample_budget(answer)`` tokens; a temperature of 0 is raised to the
-    default, since greedy samples would only repeat the answer.  The samples
+    ``params`` defaults to ``DEFAULT_TEMPERATURE`` and ``sample_budget(answer)``
+    tokens; a temperature of 0 is raised to the default, since greedy samples
+    would only repeat the answer.  The samples
     run concurrently; cancelling the call cancels and closes them all.
     """
     if samples < 1:
