@@ -53,7 +53,7 @@ from agents.confidence import DEFAULT_THRESHOLD, answer_confidence, sentence_con
 from agents.providers import llama_compat  # noqa: E402
 from agents.providers.base import ChatMessage, GenerationParams, TokenLogprob  # noqa: E402
 from agents.providers.local import locate_model  # noqa: E402
-from agents.selfcheck import DEFAULT_SAMPLES, self_check  # noqa: E402
+from agents.selfcheck import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE, self_check  # noqa: E402
 from agents.selfcheck import DEFAULT_THRESHOLD as SELFCHECK_THRESHOLD  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "capitals.tsv"
@@ -296,14 +296,17 @@ def report_scores(answers: list[Answer], reps: int) -> None:
     )
 
 
-async def _self_checks(answers: list[Answer], samples: int, tokenize: Callable[[str], int]) -> list[tuple[float, int]]:
+async def _self_checks(
+    answers: list[Answer], samples: int, temperature: float, tokenize: Callable[[str], int]
+) -> list[tuple[float, int]]:
     from agents.providers.local import LocalProvider
 
     provider = LocalProvider()
     out = []
     for answer in answers:
         messages = [ChatMessage("user", QUESTION.format(answer.question.country))]
-        result = await self_check(provider, messages, answer.text, samples=samples, params=GenerationParams())
+        params = GenerationParams(temperature=temperature)
+        result = await self_check(provider, messages, answer.text, samples=samples, params=params)
         # LocalProvider yields plain text until its Scored pieces land: count the samples' tokens here.
         tokens = result.tokens if result.tokens is not None else sum(tokenize(s) for s in result.samples)
         out.append((result.agreement, tokens))
@@ -311,16 +314,21 @@ async def _self_checks(answers: list[Answer], samples: int, tokenize: Callable[[
     return out
 
 
-def report_self_check(answers: list[Answer], samples: int, reps: int, tokenize: Callable[[str], int]) -> None:
+def report_self_check(
+    answers: list[Answer], samples: int, temperature: float, reps: int, tokenize: Callable[[str], int]
+) -> None:
     started = time.perf_counter()
-    results = asyncio.run(_self_checks(answers, samples, tokenize))
+    results = asyncio.run(_self_checks(answers, samples, temperature, tokenize))
     seconds = time.perf_counter() - started
     labels = np.array([a.right for a in answers])
     agreement = np.array([r[0] for r in results])
     confidence = np.array([answer_confidence(a.tokens) or 0.0 for a in answers])
     tokens = [r[1] for r in results]
     n = len(answers)
-    print(f"\nSelf-check on the first {n} questions ({int(labels.sum())} right), {samples} samples at temperature 1:")
+    print(
+        f"\nSelf-check on the first {n} questions ({int(labels.sum())} right), "
+        f"{samples} samples at temperature {temperature}:"
+    )
     value = auroc(agreement, labels)
     print(f"  agreement AUROC {_figure(value, bootstrap(lambda i: auroc(agreement[i], labels[i]), n, reps))}")
     print(f"  default confidence on the same questions: AUROC {auroc(confidence, labels):.3f}")
@@ -350,6 +358,12 @@ def report_cost(model: Model, answers: list[Answer]) -> None:
         scoring.append((time.perf_counter() - started) / max(1, len(answer.tokens)))
     score = statistics.median(scoring)
     ratio = decode / (decode + logprob + score)
+    # A long answer: the answers' tokens one after another, scored whole (sentences split by pysbd).
+    long_tokens = [t for a in answers for t in a.tokens][:500]
+    long_text = "".join(t.text for t in long_tokens)
+    started = time.perf_counter()
+    spans = sentence_confidences(long_text, long_tokens)
+    long_ms = (time.perf_counter() - started) * 1e3
     print(
         f"\nCost per token (medians over {len(model.decode_times)} tokens; measured on the raw logits here, the "
         f"runner's Scored plumbing is not on main yet):\n"
@@ -357,7 +371,9 @@ def report_cost(model: Model, answers: list[Answer]) -> None:
         f"scores (answer + sentences) {score * 1e3:.3f} ms\n"
         f"  tokens/s with the check / without: {ratio:.3f} (target >= {TARGET_SPEED_RATIO}: "
         f"{'met' if ratio >= TARGET_SPEED_RATIO else 'NOT met'}); TTFT added: {(logprob + score) * 1e3:.3f} ms "
-        f"(one token's log-probs; the first token's decode is unchanged)"
+        f"(one token's log-probs; the first token's decode is unchanged)\n"
+        f"  a {len(long_tokens)}-token text of {len(spans)} sentences scored whole: {long_ms:.1f} ms "
+        f"({long_ms / max(1, len(long_tokens)) / (decode * 1e3):.1%} of its decode time)"
     )
 
 
@@ -366,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions (0: all)")
     parser.add_argument("--selfcheck", type=int, default=-1, help="self-check the first N answers (-1: all, 0: none)")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="of the self-check's samples")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is fastest on a busy machine)")
     parser.add_argument("--save", type=Path, help="write the answers and their log-probs as JSON lines")
@@ -396,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limit = len(answers) if args.selfcheck < 0 else args.selfcheck
     if limit:
         count = lambda text: len(model.llm.tokenize(text.encode("utf-8"), add_bos=False))  # noqa: E731
-        report_self_check(answers[:limit], args.samples, args.reps, count)
+        report_self_check(answers[:limit], args.samples, args.temperature, args.reps, count)
     return 0
 
 
