@@ -37,9 +37,12 @@ from agents.providers.base import ChatMessage, GenerationParams, Provider, Score
 
 #: Extra answers sampled per check (SelfCheckGPT's ablations flatten out after a few samples).
 DEFAULT_SAMPLES = 3
-#: Sampling temperature of the extra answers: high enough that an unsure model wanders.
-DEFAULT_TEMPERATURE = 1.0
-#: Below this agreement the answer is flagged (from ``bench/bench_hallucination.py``).
+#: Sampling temperature of the extra answers: an unsure model wanders, a sure one repeats itself.
+#: Measured on the first 56 capital questions with the embedded model: AUROC 0.94 at 0.5, but 0.68
+#: at 1.0, where even right answers drift into rambling that agrees with nothing.
+DEFAULT_TEMPERATURE = 0.5
+#: Below this agreement the answer is flagged; on those 56 questions it flagged 89 % of the wrong
+#: answers and 10 % of the right ones (``bench/bench_hallucination.py`` measures it on all).
 DEFAULT_THRESHOLD = 0.5
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
