@@ -24,7 +24,7 @@ Printed:
    and the TTFT added).  The runner's plumbing of ``Scored`` pieces is not on
    main yet, so this is measured here on the raw logits.
 
-    .venv/bin/python bench/bench_hallucination.py [--limit N] [--selfcheck N] [--samples 3]
+    .venv/bin/python bench/bench_hallucination.py [--limit N] [--selfcheck N] [--samples 3] [--save F | --load F]
 
 Runs in a few minutes on an idle 2-core machine (``--selfcheck 0`` skips part 5).
 """
@@ -297,7 +297,7 @@ def report_scores(answers: list[Answer], reps: int) -> None:
 
 
 async def _self_checks(
-    answers: list[Answer], samples: int, temperature: float, tokenize: Callable[[str], int]
+    answers: list[Answer], samples: int, temperature: float, tokenize: Callable[[str], int], log: Path | None
 ) -> list[tuple[float, int]]:
     from agents.providers.local import LocalProvider
 
@@ -310,15 +310,24 @@ async def _self_checks(
         # LocalProvider yields plain text until its Scored pieces land: count the samples' tokens here.
         tokens = result.tokens if result.tokens is not None else sum(tokenize(s) for s in result.samples)
         out.append((result.agreement, tokens))
+        if log is not None:  # as it goes, so a run cut short still leaves its figures
+            row = {"iso": answer.question.iso, "agreement": result.agreement, "tokens": tokens}
+            with log.open("a", encoding="utf-8") as file:
+                file.write(json.dumps({**row, "samples": result.samples}, ensure_ascii=False) + "\n")
     provider.engine.close()
     return out
 
 
 def report_self_check(
-    answers: list[Answer], samples: int, temperature: float, reps: int, tokenize: Callable[[str], int]
+    answers: list[Answer],
+    samples: int,
+    temperature: float,
+    reps: int,
+    tokenize: Callable[[str], int],
+    log: Path | None = None,
 ) -> None:
     started = time.perf_counter()
-    results = asyncio.run(_self_checks(answers, samples, temperature, tokenize))
+    results = asyncio.run(_self_checks(answers, samples, temperature, tokenize, log))
     seconds = time.perf_counter() - started
     labels = np.array([a.right for a in answers])
     agreement = np.array([r[0] for r in results])
@@ -359,7 +368,7 @@ def report_cost(model: Model, answers: list[Answer]) -> None:
     score = statistics.median(scoring)
     ratio = decode / (decode + logprob + score)
     # A long answer: the answers' tokens one after another, scored whole (sentences split by pysbd).
-    long_tokens = [t for a in answers for t in a.tokens][:500]
+    long_tokens = [t for a in answers for t in (*a.tokens, TokenLogprob(" ", 0.0))][:500]
     long_text = "".join(t.text for t in long_tokens)
     started = time.perf_counter()
     spans = sentence_confidences(long_text, long_tokens)
@@ -386,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is fastest on a busy machine)")
     parser.add_argument("--save", type=Path, help="write the answers and their log-probs as JSON lines")
+    parser.add_argument("--load", type=Path, help="answers written by --save: no greedy run, no cost figures")
+    parser.add_argument("--save-selfcheck", type=Path, help="append each self-check's result as a JSON line")
     args = parser.parse_args(argv)
 
     questions = load_questions()
@@ -393,15 +404,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         questions = questions[: args.limit]
     model = Model(args.threads)
     started = time.perf_counter()
-    answers = [model.answer(q) for q in questions]
+    if args.load:
+        by_iso = {q.iso: q for q in questions}
+        rows = [json.loads(line) for line in args.load.read_text(encoding="utf-8").splitlines()]
+        answers = [
+            Answer(by_iso[r["iso"]], [TokenLogprob(t, lp, tuple(top)) for t, lp, top in r["tokens"]])
+            for r in rows
+            if r["iso"] in by_iso
+        ]
+    else:
+        answers = [model.answer(q) for q in questions]
     answers = [a for a in answers if a.tokens]
     for answer in answers:
         answer.right = is_right(answer.text, answer.question)
     right = sum(a.right for a in answers)
-    print(
-        f"{len(answers)} questions answered in {time.perf_counter() - started:.0f} s: {right} right, "
-        f"{len(answers) - right} wrong ({DATA.name})"
-    )
+    how = f"loaded from {args.load}" if args.load else f"answered in {time.perf_counter() - started:.0f} s"
+    print(f"{len(answers)} questions {how}: {right} right, {len(answers) - right} wrong ({DATA.name})")
     if args.save:
         with args.save.open("w", encoding="utf-8") as out:
             for a in answers:
@@ -409,11 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row["tokens"] = [[t.text, t.logprob, list(t.top)] for t in a.tokens]
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     report_scores(answers, args.reps)
-    report_cost(model, answers)
+    if not args.load:
+        report_cost(model, answers)
     limit = len(answers) if args.selfcheck < 0 else args.selfcheck
     if limit:
         count = lambda text: len(model.llm.tokenize(text.encode("utf-8"), add_bos=False))  # noqa: E731
-        report_self_check(answers[:limit], args.samples, args.temperature, args.reps, count)
+        report_self_check(answers[:limit], args.samples, args.temperature, args.reps, count, args.save_selfcheck)
     return 0
 
 
