@@ -99,6 +99,10 @@ def sentence_confidences(text: str, tokens: Sequence[TokenLogprob]) -> list[tupl
     back exactly, trailing spaces included.  A token belongs to the sentence of
     its first visible character (so " The" opens the next sentence, not the
     last).  A sentence no token falls in has no score and is left out.
+
+    pysbd reads the whole text, so the cost grows with it (about 18 ms for a
+    500-token text of 37 sentences on a busy 2-core machine): call it on a
+    finished answer or on each released window, not on every token.
     """
     if not text or not tokens:
         return []
