@@ -175,9 +175,10 @@ class Model:
         pending = b""
         for _ in range(MAX_TOKENS):
             started = time.perf_counter()
-            logits = self._logits().astype(np.float64)
-            token = int(logits.argmax())  # greedy: the sampling the app does at temperature 0
+            raw = self._logits()
+            token = int(raw.argmax())  # greedy: the sampling the app does at temperature 0
             picked = time.perf_counter()
+            logits = raw.astype(np.float64)  # from here on, the work the check adds
             top_logit = logits[token]
             log_norm = top_logit + math.log(float(np.exp(logits - top_logit).sum()))
             top = np.partition(logits, -TOP)[-TOP:]
