@@ -62,6 +62,8 @@ MAX_TOKENS = 32
 TOP = 5
 TARGET_AUROC = 0.85
 TARGET_SPEED_RATIO = 0.95
+#: The self-check's temperature was chosen on the first this many questions (``agents.selfcheck``).
+CHOSEN_ON = 56
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,12 @@ def report_self_check(
     value = auroc(agreement, labels)
     print(f"  agreement AUROC {_figure(value, bootstrap(lambda i: auroc(agreement[i], labels[i]), n, reps))}")
     print(f"  default confidence on the same questions: AUROC {auroc(confidence, labels):.3f}")
+    if n > CHOSEN_ON:
+        held = np.arange(n) >= CHOSEN_ON
+        print(
+            f"  after the first {CHOSEN_ON} (where its temperature was chosen): agreement AUROC "
+            f"{auroc(agreement[held], labels[held]):.3f}, confidence {auroc(confidence[held], labels[held]):.3f}"
+        )
     both = (agreement + confidence) / 2
     print(f"  mean of the two: AUROC {auroc(both, labels):.3f}")
     flags = agreement < SELFCHECK_THRESHOLD
