@@ -1,11 +1,13 @@
 """Hallucination check benchmark (issue 18): how well each score tells right answers from wrong ones, and its cost.
 
-The embedded model (SmolLM2-135M, the GGUF ``locate_model()`` finds, its own
-chat template) answers "What is the capital of X? Answer with the city name
-only." greedily for every country of ``bench/data/capitals.tsv`` (GeoNames and
-countryinfo, see its header).  Each answer token's log-probability and the
-top-5 log-probabilities come from llama.cpp's raw logits (log-softmax before
-any sampling filter), as the local provider reports them.
+The embedded model (SmolLM2-135M) answers "What is the capital of X? Answer
+with the city name only." greedily for every country of
+``bench/data/capitals.tsv`` (GeoNames and countryinfo, see its header),
+through the app's own ``LocalProvider`` with log-probabilities on: the tokens
+scored are those of the ``Scored`` pieces the runner scores, so the figures are
+the check's own.  ``--raw`` answers through a raw llama-cpp-python loop instead
+(log-softmax of the raw logits, as the provider computes it), which the
+per-token cost figures need.
 
 Printed:
 
@@ -19,10 +21,10 @@ Printed:
 4. how many right and wrong answers ``DEFAULT_THRESHOLD`` flags;
 5. the self-check (``agents.selfcheck``, on the app's ``LocalProvider``):
    AUROC of its agreement and its extra tokens per answer;
-6. cost: the time to compute the log-probabilities from the logits and the
-   scores, against the decode time per token (tokens/s with the check / without,
-   and the TTFT added).  The runner's plumbing of ``Scored`` pieces is not on
-   main yet, so this is measured here on the raw logits.
+6. with ``--raw``, cost: the time to compute the log-probabilities from the
+   logits and the scores, against the decode time per token.  The app's own
+   tokens/s and TTFT with ``hallucination=flag`` against without are printed by
+   ``bench/bench_confidence_cost.py``.
 
     .venv/bin/python bench/bench_hallucination.py [--limit N] [--selfcheck N] [--samples 3] [--save F | --load F]
 
@@ -199,6 +201,28 @@ class Model:
             self.llm.eval([token])
             self.decode_times.append(time.perf_counter() - started - (self.logprob_times[-1]))
         return Answer(question, tokens)
+
+
+async def app_answers(questions: Sequence[Question]) -> list[Answer]:
+    """Every question answered through the app's own ``LocalProvider`` (greedy, log-probs on): the product's figures.
+
+    The tokens are those of the ``Scored`` pieces the runner scores, so the AUROC printed is the check's own.
+    """
+    from agents.providers.base import ChatMessage, GenerationParams, Scored
+    from agents.providers.local import LocalProvider
+
+    provider = LocalProvider()
+    params = GenerationParams(temperature=0.0, max_tokens=MAX_TOKENS, logprobs=True)
+    answers = []
+    for question in questions:
+        tokens: list[TokenLogprob] = []
+        async for piece in provider.stream([ChatMessage("user", QUESTION.format(question.country))], params):
+            if isinstance(piece, Scored):
+                tokens.extend(piece.tokens)  # their texts spell the piece (a held-back token's is empty)
+            elif isinstance(piece, str) and piece:
+                raise SystemExit("the local provider gave text without log-probabilities")
+        answers.append(Answer(question, tokens))
+    return answers
 
 
 # -- statistics --------------------------------------------------------------
@@ -383,8 +407,7 @@ def report_cost(model: Model, answers: list[Answer]) -> None:
     spans = sentence_confidences(long_text, long_tokens)
     long_ms = (time.perf_counter() - started) * 1e3
     print(
-        f"\nCost per token (medians over {len(model.decode_times)} tokens; measured on the raw logits here, the "
-        f"runner's Scored plumbing is not on main yet):\n"
+        f"\nCost per token (medians over {len(model.decode_times)} tokens, on the raw logits):\n"
         f"  decode {decode * 1e3:.2f} ms; log-softmax + top-{TOP} from the logits {logprob * 1e3:.3f} ms; "
         f"scores (answer + sentences) {score * 1e3:.3f} ms\n"
         f"  tokens/s with the check / without: {ratio:.3f} (target >= {TARGET_SPEED_RATIO}: "
@@ -404,6 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is fastest on a busy machine)")
     parser.add_argument("--save", type=Path, help="write the answers and their log-probs as JSON lines")
+    parser.add_argument(
+        "--raw", action="store_true",
+        help="answer through raw llama-cpp-python instead of the app's LocalProvider (the cost figures need it)",
+    )
     parser.add_argument("--load", type=Path, help="answers written by --save: no greedy run, no cost figures")
     parser.add_argument("--save-selfcheck", type=Path, help="append each self-check's result as a JSON line")
     args = parser.parse_args(argv)
@@ -421,8 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in rows
             if r["iso"] in by_iso
         ]
-    else:
+    elif args.raw:
         answers = [model.answer(q) for q in questions]
+    else:
+        answers = asyncio.run(app_answers(questions))
     answers = [a for a in answers if a.tokens]
     for answer in answers:
         answer.right = is_right(answer.text, answer.question)
@@ -436,8 +465,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row["tokens"] = [[t.text, t.logprob, list(t.top)] for t in a.tokens]
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     report_scores(answers, args.reps)
-    if not args.load:
+    if args.raw:
         report_cost(model, answers)
+    elif not args.load:
+        print("\n(cost: run with --raw for the per-token figures, and bench/bench_confidence_cost.py for the app's "
+              "tokens/s and TTFT with hallucination=flag against without)")
     limit = len(answers) if args.selfcheck < 0 else args.selfcheck
     if limit:
         count = lambda text: len(model.llm.tokenize(text.encode("utf-8"), add_bos=False))  # noqa: E731
