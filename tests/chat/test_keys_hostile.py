@@ -1,0 +1,64 @@
+"""A user's own keys and base URL, attacked: redirects, echoed keys, errors, lingering clients."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.errors import ProviderError
+from agents.providers.base import ChatMessage, GenerationParams
+from chat.keys import ALLOW_VAR
+from chat.session import ChatSession
+from chat.settings import Settings
+from tests.servers.payloads import openai_stream
+from tests.servers.scripted import Reply, ScriptedServer
+from ui.apply import apply
+
+KEY = "sk-user-0123456789abcdef"
+SERVER_KEY = "sk-server-fedcba9876543210"
+HI = [ChatMessage("user", "hi")]
+
+
+def user_session(scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, *, key: str | None = KEY) -> ChatSession:
+    """An OpenAI session whose base URL (and key) the user entered, the scripted server's host allowed."""
+    monkeypatch.setenv(ALLOW_VAR, f"127.0.0.1:{scripted.url.rsplit(':', 1)[1]}")
+    session = ChatSession(Settings(provider="openai"))
+    fields = {"openai_base_url": f"{scripted.url}/v1"} | ({"openai_api_key": key} if key else {})
+    assert apply(session, fields).refused == []
+    return session
+
+
+async def test_a_redirect_from_an_allowed_host_is_not_followed_elsewhere(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An allowed host answering 307 to an internal address (a metadata service, an admin port)
+    # would make the server fetch it for the user: the allow list would mean nothing.
+    session = user_session(scripted, monkeypatch)
+    with ScriptedServer() as internal:
+        internal.enqueue(Reply.sse(openai_stream(["secret metadata"]), done=True))
+        to_internal = (("Location", f"{internal.url}/latest/meta-data"),)
+        for status in (301, 302, 303, 307, 308):
+            scripted.enqueue(Reply(status=status, headers=to_internal, body=b""))
+            with pytest.raises(ProviderError) as failed:
+                _ = [p async for p in session.provider().stream(HI, GenerationParams())]
+            assert "redirect" in str(failed.value).lower() and internal.url not in str(failed.value)
+        assert internal.requests == []
+
+
+async def test_a_users_base_url_gets_no_credential_from_the_servers_environment(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK reads more than OPENAI_API_KEY from the environment: OPENAI_CUSTOM_HEADERS (an
+    # Authorization for the operator's proxy, which even replaces the key), OPENAI_ORG_ID, OPENAI_PROJECT_ID.
+    monkeypatch.setenv("OPENAI_API_KEY", SERVER_KEY)
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer proxy-secret-123\nX-Proxy-Token: tok-secret")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-server")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-server")
+    for key, sent in ((None, "no-key-needed"), (KEY, KEY)):
+        session = user_session(scripted, monkeypatch, key=key)
+        scripted.enqueue(Reply.sse(openai_stream(["ok"]), done=True))
+        assert [p async for p in session.provider().stream(HI, GenerationParams())] == ["ok"]
+        request = scripted.requests[-1]
+        assert request.header("Authorization") == f"Bearer {sent}"
+        everything = repr(request)
+        for secret in ("proxy-secret-123", "tok-secret", "org-server", "proj-server", SERVER_KEY):
+            assert secret not in everything, secret
