@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from agents.errors import ProviderError
@@ -9,7 +11,8 @@ from agents.providers.base import ChatMessage, GenerationParams
 from chat.keys import ALLOW_VAR
 from chat.session import ChatSession
 from chat.settings import Settings
-from tests.servers.payloads import openai_stream
+from tests.chat.test_keys import cl_message
+from tests.servers.payloads import openai_error, openai_stream
 from tests.servers.scripted import Reply, ScriptedServer
 from ui.apply import apply
 
@@ -62,3 +65,37 @@ async def test_a_users_base_url_gets_no_credential_from_the_servers_environment(
         everything = repr(request)
         for secret in ("proxy-secret-123", "tok-secret", "org-server", "proj-server", SERVER_KEY):
             assert secret not in everything, secret
+
+
+async def test_a_server_that_echoes_the_key_gets_it_nowhere(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, ui: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A hostile or careless server repeats the Authorization header in its error bodies: in a 400, a 401,
+    # a 429, a 5xx, an error event mid-stream, a 200 that is not a stream.  The user's key must reach
+    # neither the chat, nor any log line at any level (tracebacks included), nor /metrics.
+    import app
+    from agents.observe import REGISTRY, generate_latest
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(ALLOW_VAR, f"127.0.0.1:{scripted.url.rsplit(':', 1)[1]}")
+    monkeypatch.setenv("ANSWER_LOG_CONTENT", "1")
+    await app.settings_update(
+        {"openai_api_key": KEY, "openai_base_url": f"{scripted.url}/v1", "provider": "openai", "retries": "0"}
+    )
+    echoed = f"Authorization: Bearer {KEY} is not valid here; key={KEY}"
+    replies = [
+        Reply.error(400, openai_error(echoed)),
+        Reply.error(401, openai_error(echoed)),
+        Reply.error(429, openai_error(echoed)),
+        Reply.error(500, openai_error(echoed)),
+        Reply.sse([*openai_stream(["partial "]), {"error": {"message": echoed, "type": "server_error"}}]),
+        Reply(status=200, headers=(("Content-Type", "text/html"),), body=f"<p>{echoed}</p>".encode()),
+    ]
+    for reply in replies:
+        scripted.enqueue(reply)
+        await app.message(cl_message("hello"))
+    assert len(scripted.requests) == len(replies)
+    shown = repr(ui.messages())  # type: ignore[attr-defined]
+    assert "rejected" in shown and KEY not in shown
+    assert KEY not in caplog.text
+    assert KEY.encode() not in generate_latest(REGISTRY)
