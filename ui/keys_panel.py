@@ -82,4 +82,5 @@ def missing_key_line(err: MissingKey) -> str:
     if not fields:
         return str(err)
     return (f"The {err.provider} provider needs an API key: enter yours as {' or '.join(fields)} in the settings "
-            f"panel (for this chat only), or set {' or '.join(err.env_vars)} on the server.")  # fmt: skip
+            "panel (for this chat only: keys are not kept after a reload), "
+            f"or set {' or '.join(err.env_vars)} on the server.")  # fmt: skip

@@ -99,3 +99,20 @@ async def test_a_server_that_echoes_the_key_gets_it_nowhere(
     assert "rejected" in shown and KEY not in shown
     assert KEY not in caplog.text
     assert KEY.encode() not in generate_latest(REGISTRY)
+
+
+async def test_a_thread_resumed_without_the_key_keeps_its_settings_and_says_the_key_is_gone(ui: object) -> None:
+    # Keys are never stored, so every reopened thread that used one comes back without it.  The
+    # thread's guardrails must not go with the key (a PII redaction silently off), its provider must
+    # not silently become another, and the first message must say which key to enter again.
+    import app
+
+    stored = {"provider": "openai", "model": "gpt-4o", "guard_pii": "redact", "temperature": "0.3"}
+    await app.resume_thread({"id": "thread-with-a-key", "metadata": {"chat_settings": stored}, "steps": []})
+    settings = app._session().settings
+    assert ("pii", "redact") in settings.guards and settings.temperature == 0.3, settings
+    assert (settings.provider, settings.model) == ("openai", "gpt-4o"), settings
+    sent = len(ui.messages())  # type: ignore[attr-defined]
+    await app.message(cl_message("hello again"))
+    [line] = [m["output"] for m in ui.messages()[sent:]]  # type: ignore[attr-defined]
+    assert '"OpenAI API key"' in line and "not kept" in line, line
