@@ -8,7 +8,7 @@ import pytest
 
 from agents.errors import ProviderError
 from agents.providers.base import ChatMessage, GenerationParams
-from chat.keys import ALLOW_VAR
+from chat.keys import ALLOW_VAR, InvalidKey, check_base_url
 from chat.session import ChatSession
 from chat.settings import Settings
 from tests.chat.test_keys import cl_message
@@ -116,3 +116,37 @@ async def test_a_thread_resumed_without_the_key_keeps_its_settings_and_says_the_
     await app.message(cl_message("hello again"))
     [line] = [m["output"] for m in ui.messages()[sent:]]  # type: ignore[attr-defined]
     assert '"OpenAI API key"' in line and "not kept" in line, line
+
+
+async def test_a_users_gemini_key_is_in_no_log_record_nor_error_when_the_server_echoes_it(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.servers.payloads import gemini_error, gemini_stream
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("GEMINI_BASE_URL", scripted.url)
+    session = ChatSession(Settings(provider="echo"))
+    assert apply(session, {"gemini_api_key": KEY, "provider": "gemini"}).refused == []
+    echoed = f"x-goog-api-key: {KEY} key={KEY}"
+    errors: list[str] = []
+    for status, name in ((400, "INVALID_ARGUMENT"), (403, "PERMISSION_DENIED"), (500, "INTERNAL")):
+        scripted.enqueue(Reply.error(status, gemini_error(status, name, echoed)))
+        with pytest.raises(ProviderError) as failed:
+            _ = [p async for p in session.provider().stream(HI, GenerationParams())]
+        errors.append(str(failed.value))
+    scripted.enqueue(Reply.sse(gemini_stream(["ok"])))
+    assert [p async for p in session.provider().stream(HI, GenerationParams())][:1] == ["ok"]
+    assert scripted.requests[-1].header("x-goog-api-key") == KEY  # the key went as a header...
+    assert all(KEY not in str(r.query) for r in scripted.requests)  # ...never in the URL, which httpx logs
+    assert KEY not in repr(errors) and KEY not in caplog.text, errors
+
+
+def test_a_base_url_the_http_client_would_read_differently_is_refused_at_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The allow list is checked with urllib's parser; the SDK's HTTP client parses again.  Where they
+    # can disagree (control characters, spaces, non-ASCII hosts that IDNA maps) the URL is refused.
+    monkeypatch.setenv(ALLOW_VAR, "*")
+    for url in ("http://127.0.0.1:8080/v1\x7f", "http://a b/v1", "http://\uff45vil.test/v1", "http://\u212aey.test/v1",
+                "http://127.0.0.1:8080/v1\t"):  # fmt: skip
+        with pytest.raises(InvalidKey, match="printable ASCII"):
+            check_base_url(url)
+    assert check_base_url("http://xn--bcher-kva.example/v1") == "http://xn--bcher-kva.example/v1"
