@@ -121,15 +121,18 @@ class GeminiProvider:
         base_url: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        private: bool = False,
     ) -> None:
+        """``private``: the key is one user's: the client is this provider's own (see ``OpenAIProvider``)."""
         self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
         self._api_key = api_key or api_key_from_env()
         self._base_url = checked_base_url(base_url or os.environ.get(ENV_BASE_URL) or None, ENV_BASE_URL)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         config = (self._api_key, self._base_url, connect_timeout, read_timeout)
-        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = shared(
-            (self.name, *config), partial(_build_client, *config), _close_client
+        build = partial(_build_client, *config)
+        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = (
+            PerLoop(build, _close_client) if private else shared((self.name, *config), build, _close_client)
         )
 
     @property
@@ -305,7 +308,8 @@ def _cause(err: Exception) -> Exception | None:
 def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, **_: object) -> GeminiProvider:
     """``keys``: a user's own ``GEMINI_API_KEY`` (one session's), used instead of the server's."""
     own = keys or {}
-    return GeminiProvider(model=model, api_key=next((own[k] for k in ENV_KEYS if own.get(k)), None))
+    api_key = next((own[k] for k in ENV_KEYS if own.get(k)), None)
+    return GeminiProvider(model=model, api_key=api_key, private=api_key is not None)
 
 
 register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3))

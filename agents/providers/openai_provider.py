@@ -73,16 +73,24 @@ class OpenAIProvider:
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
         user_url: bool = False,
+        private: bool = False,
     ) -> None:
-        """``user_url``: ``base_url`` is one a user entered (see ``_build_client``)."""
+        """``user_url``: ``base_url`` is one a user entered (see ``_build_client``).
+
+        ``private``: the key or base URL is one user's, so the client is this
+        provider's own, closed when the provider is dropped (by the loop's
+        async-generator finalizer), instead of living in the process-wide pool
+        with the key in it after the session has gone.
+        """
         self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
         self._base_url = checked_base_url(base_url or os.environ.get(ENV_BASE_URL) or None, ENV_BASE_URL)
         self._api_key = api_key or os.environ.get(ENV_KEY) or (PLACEHOLDER_KEY if self._base_url else None)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         config = (self._api_key, self._base_url, connect_timeout, read_timeout, user_url)
-        self._clients: PerLoop[AsyncOpenAI] = shared(
-            (self.name, *config), partial(_build_client, *config), _close_client
+        build = partial(_build_client, *config)
+        self._clients: PerLoop[AsyncOpenAI] = (
+            PerLoop(build, _close_client) if private else shared((self.name, *config), build, _close_client)
         )
 
     @property
@@ -308,7 +316,9 @@ def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, *
     own = keys or {}
     base_url = own.get(ENV_BASE_URL) or None
     api_key = own.get(ENV_KEY) or (PLACEHOLDER_KEY if base_url else None)
-    return OpenAIProvider(model=model, api_key=api_key, base_url=base_url, user_url=base_url is not None)
+    return OpenAIProvider(
+        model=model, api_key=api_key, base_url=base_url, user_url=base_url is not None, private=bool(own)
+    )
 
 
 register(

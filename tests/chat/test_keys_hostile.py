@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 
 import pytest
 
 from agents.errors import ProviderError
 from agents.providers.base import ChatMessage, GenerationParams
-from chat.keys import ALLOW_VAR, InvalidKey, check_base_url
+from chat.keys import ALLOW_VAR, InvalidKey, UserKeys, check_base_url
 from chat.session import ChatSession
 from chat.settings import Settings
 from tests.chat.test_keys import cl_message
@@ -150,3 +152,39 @@ def test_a_base_url_the_http_client_would_read_differently_is_refused_at_entry(m
         with pytest.raises(InvalidKey, match="printable ASCII"):
             check_base_url(url)
     assert check_base_url("http://xn--bcher-kva.example/v1") == "http://xn--bcher-kva.example/v1"
+
+
+async def test_a_users_key_outlives_neither_its_session_nor_its_removal(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK clients are pooled per configuration for the whole process; a user's key must not stay
+    # there (in memory, one more client per key a user tries) once its session has dropped it.
+    from agents.providers import remote
+
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{scripted.url}/v1")
+    for fields in ({"openai_api_key": KEY}, {"openai_api_key": KEY, "openai_base_url": f"{scripted.url}/v1"}):
+        if "openai_base_url" in fields:
+            monkeypatch.setenv(ALLOW_VAR, f"127.0.0.1:{scripted.url.rsplit(':', 1)[1]}")
+        session = ChatSession(Settings(provider="openai"))
+        assert apply(session, fields).refused == []
+        scripted.enqueue(Reply.sse(openai_stream(["ok"]), done=True))
+        provider = session.provider()
+        assert [p async for p in provider.stream(HI, GenerationParams())] == ["ok"]
+        client = await provider._clients.get()  # type: ignore[attr-defined]
+        assert not any(KEY in repr(config) for config in remote._SHARED), "the key is in the process-wide pool"
+        apply(session, {"openai_api_key": "-", "openai_base_url": "-"})
+        del provider, session
+        gc.collect()
+        for _ in range(5):  # the loop's async-generator finalizer closes the client in a task of its own
+            await asyncio.sleep(0)
+        assert client.is_closed()
+
+
+def test_the_base_url_field_shows_only_where_the_operator_allows_a_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a default install every base URL a user types is refused: a field that can only fail misleads.
+    from ui import keys_panel
+
+    monkeypatch.delenv(ALLOW_VAR, raising=False)
+    assert [w.id for w in keys_panel.widgets(UserKeys())] == ["openai_api_key", "gemini_api_key"]
+    monkeypatch.setenv(ALLOW_VAR, "127.0.0.1")
+    assert [w.id for w in keys_panel.widgets(UserKeys())] == ["openai_api_key", "openai_base_url", "gemini_api_key"]
