@@ -38,6 +38,7 @@ from agents.providers.remote import (
     parse_retry_after,
     redact,
     shared,
+    shared_while_used,
 )
 
 if TYPE_CHECKING:
@@ -130,9 +131,11 @@ class GeminiProvider:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         config = (self._api_key, self._base_url, connect_timeout, read_timeout)
+        self._key_hint = 'the "Gemini API key" you entered in the settings panel' if private else _KEY_HINT
         build = partial(_build_client, *config)
+        pool = (self.name, *config)
         self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = (
-            PerLoop(build, _close_client) if private else shared((self.name, *config), build, _close_client)
+            shared_while_used(self, pool, build, _close_client) if private else shared(pool, build, _close_client)
         )
 
     @property
@@ -227,7 +230,8 @@ class GeminiProvider:
         raw = json.dumps(err.details, default=str) if err.details is not None else ""
         if "API_KEY_INVALID" in raw or status in (401, 403):
             # Gemini answers a bad key with 400 INVALID_ARGUMENT; the body is left out on purpose.
-            return AuthError(f"{_LABEL} rejected the API key: check {_KEY_HINT}.", provider=self.name, partial=partial)
+            message = f"{_LABEL} rejected the API key: check {self._key_hint}."
+            return AuthError(message, provider=self.name, partial=partial)
         detail = redact(str(err.message or err.status or ""), secrets)
         if not status:
             return ServerError(f"{_LABEL} failed mid-answer: {detail}", provider=self.name, partial=partial)
@@ -236,7 +240,7 @@ class GeminiProvider:
         if retry_after is None and status == 429:
             retry_after = _retry_delay(err.details)
         return error_for_status(
-            status, detail, provider=self.name, label=_LABEL, model=model, key_hint=_KEY_HINT,
+            status, detail, provider=self.name, label=_LABEL, model=model, key_hint=self._key_hint,
             partial=partial, retry_after=retry_after,
         )
 

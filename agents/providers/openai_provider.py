@@ -35,6 +35,7 @@ from agents.providers.remote import (
     parse_retry_after,
     redact,
     shared,
+    shared_while_used,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ ENV_KEY = "OPENAI_API_KEY"
 ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_MODEL = "OPENAI_MODEL"
 DEFAULT_MODEL = "gpt-4o-mini"
+#: A rejected key of a user's own: where they entered it.
+USER_KEY_HINT = 'the "OpenAI API key" you entered in the settings panel'
 #: Sent when only a base URL is set: the SDK insists on a key, local servers ignore it.
 PLACEHOLDER_KEY = "no-key-needed"
 #: The headers a request to a user's own base URL may carry: the SDK's own (``x-stainless-*`` too), nothing
@@ -88,9 +91,12 @@ class OpenAIProvider:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         config = (self._api_key, self._base_url, connect_timeout, read_timeout, user_url)
+        #: What a rejected key's message tells the user to check.
+        self._key_hint = USER_KEY_HINT if private else ENV_KEY
         build = partial(_build_client, *config)
+        pool = (self.name, *config)
         self._clients: PerLoop[AsyncOpenAI] = (
-            PerLoop(build, _close_client) if private else shared((self.name, *config), build, _close_client)
+            shared_while_used(self, pool, build, _close_client) if private else shared(pool, build, _close_client)
         )
 
     @property
@@ -210,7 +216,7 @@ class OpenAIProvider:
                 provider=self.name,
                 label=_LABEL,
                 model=model,
-                key_hint=ENV_KEY,
+                key_hint=self._key_hint,
                 partial=partial,
                 retry_after=parse_retry_after(err.response.headers),
             )
@@ -221,7 +227,7 @@ class OpenAIProvider:
             detail = redact(str(body.get("message") or err.message), secrets)
             if "rate_limit" in code:
                 return error_for_status(429, detail, provider=self.name, label=_LABEL, model=model,
-                                        key_hint=ENV_KEY, partial=partial)
+                                        key_hint=self._key_hint, partial=partial)
             return ServerError(f"{_LABEL} failed mid-answer: {detail}", provider=self.name, partial=partial)
         return ProviderError(
             f"{_LABEL} failed: {type(err).__name__}: {redact(str(err), secrets)}", provider=self.name, partial=partial

@@ -161,8 +161,10 @@ async def test_a_users_key_outlives_neither_its_session_nor_its_removal(
     # there (in memory, one more client per key a user tries) once its session has dropped it.
     from agents.providers import remote
 
+    own = "sk-user-this-test-only-5e6f7a8b"  # no other test's session holds it
+
     monkeypatch.setenv("OPENAI_BASE_URL", f"{scripted.url}/v1")
-    for fields in ({"openai_api_key": KEY}, {"openai_api_key": KEY, "openai_base_url": f"{scripted.url}/v1"}):
+    for fields in ({"openai_api_key": own}, {"openai_api_key": own, "openai_base_url": f"{scripted.url}/v1"}):
         if "openai_base_url" in fields:
             monkeypatch.setenv(ALLOW_VAR, f"127.0.0.1:{scripted.url.rsplit(':', 1)[1]}")
         session = ChatSession(Settings(provider="openai"))
@@ -171,11 +173,11 @@ async def test_a_users_key_outlives_neither_its_session_nor_its_removal(
         provider = session.provider()
         assert [p async for p in provider.stream(HI, GenerationParams())] == ["ok"]
         client = await provider._clients.get()  # type: ignore[attr-defined]
-        assert not any(KEY in repr(config) for config in remote._SHARED), "the key is in the process-wide pool"
         apply(session, {"openai_api_key": "-", "openai_base_url": "-"})
         del provider, session
         gc.collect()
-        for _ in range(5):  # the loop's async-generator finalizer closes the client in a task of its own
+        assert not any(own in repr(config) for config in remote._SHARED), "the key stayed in the process-wide pool"
+        for _ in range(5):  # the client is closed in a task of its own
             await asyncio.sleep(0)
         assert client.is_closed()
 
@@ -188,3 +190,22 @@ def test_the_base_url_field_shows_only_where_the_operator_allows_a_host(monkeypa
     assert [w.id for w in keys_panel.widgets(UserKeys())] == ["openai_api_key", "gemini_api_key"]
     monkeypatch.setenv(ALLOW_VAR, "127.0.0.1")
     assert [w.id for w in keys_panel.widgets(UserKeys())] == ["openai_api_key", "openai_base_url", "gemini_api_key"]
+
+
+async def test_a_rejected_key_of_the_users_own_sends_them_to_the_panel_not_the_servers_variable(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.servers.payloads import gemini_error
+
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{scripted.url}/v1")
+    monkeypatch.setenv("GEMINI_BASE_URL", scripted.url)
+    session = ChatSession(Settings(provider="echo"))
+    for provider, reply, field in (
+        ("openai", Reply.error(401, openai_error("Incorrect API key provided")), "OpenAI API key"),
+        ("gemini", Reply.error(403, gemini_error(403, "PERMISSION_DENIED", "API key not valid")), "Gemini API key"),
+    ):
+        assert apply(session, {f"{provider}_api_key": KEY, "provider": provider}).refused == []
+        scripted.enqueue(reply)
+        with pytest.raises(ProviderError) as failed:
+            _ = [p async for p in session.provider().stream(HI, GenerationParams())]
+        assert f'"{field}" you entered in the settings panel' in str(failed.value), failed.value
