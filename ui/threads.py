@@ -19,7 +19,7 @@ from chainlit.context import context
 
 from agents.errors import ChatError, MissingKey
 from chat.session import ChatSession
-from ui import history, live_view, panel
+from ui import history, keys_panel, live_view, panel
 from ui.actions import continue_action
 
 MARKS_KEY = "history_marks"
@@ -49,7 +49,10 @@ async def save_settings() -> None:
     """Store the panel's values with the thread now, not only on disconnect, so a crash keeps them."""
     if (layer := history.data_layer()) is None or not context.session.has_first_interaction:
         return
-    await layer.update_thread(context.session.thread_id, metadata={"chat_settings": context.session.chat_settings})
+    # Never a key: the settings handler scrubs them, but only after an await of Chainlit's own.
+    values = dict(context.session.chat_settings)
+    keys_panel.scrub(values)
+    await layer.update_thread(context.session.thread_id, metadata={"chat_settings": values})
 
 
 async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
