@@ -35,6 +35,10 @@ ALLOW_VAR = "ALLOW_USER_BASE_URL"
 #: What a key looks like: printable ASCII without spaces (anything else would break an HTTP header).
 _KEY = re.compile(r"[!-~]{8,512}")
 _MAX_URL = 2048
+#: What a base URL may hold: printable ASCII.  Python's URL parser, which the allow list is checked
+#: with, and the HTTP client's disagree on spaces, control characters and non-ASCII host names (the
+#: client refuses some with an untyped error mid-answer, and may map others to another host).
+_URL_CHARS = re.compile(r"[!-~]+")
 
 
 class InvalidKey(ConfigError):
@@ -58,6 +62,8 @@ def check_base_url(url: str, env: Mapping[str, str] | None = None) -> str:
     var = "OPENAI_BASE_URL"
     if len(url) > _MAX_URL:
         raise InvalidKey(var, "it is too long.")
+    if not _URL_CHARS.fullmatch(url):
+        raise InvalidKey(var, "a URL is printable ASCII without spaces (a non-ASCII host in its xn-- form).")
     try:
         checked_base_url(url, var)
     except ConfigError:

@@ -27,7 +27,7 @@ from chainlit.input_widget import InputWidget, TextInput
 from pydantic.dataclasses import dataclass
 
 from agents.errors import MissingKey
-from chat.keys import USER_VARS, UserKeys
+from chat.keys import BASE_URL_VARS, USER_VARS, UserKeys, allowed_hosts
 
 #: Typed into a key field, removes the key set for this chat.
 FORGET = "-"
@@ -47,9 +47,15 @@ class SecretInput(TextInput):
 
 
 def widgets(keys: UserKeys) -> list[InputWidget]:
-    """One masked field per variable; its label says whether a key is set, never which."""
+    """One masked field per variable; its label says whether a key is set, never which.
+
+    The base URL field shows only where the operator allows some host
+    (``ALLOW_USER_BASE_URL``): elsewhere every value would be refused.
+    """
     out: list[InputWidget] = []
     for field_id, var in FIELD_VARS.items():
+        if var in BASE_URL_VARS and not allowed_hosts() and var not in keys.names():
+            continue
         state = "set for this chat" if var in keys.names() else "not set"
         out.append(SecretInput(
             id=field_id, label=f"Your {USER_VARS[var]} ({var}): {state}",
@@ -82,4 +88,5 @@ def missing_key_line(err: MissingKey) -> str:
     if not fields:
         return str(err)
     return (f"The {err.provider} provider needs an API key: enter yours as {' or '.join(fields)} in the settings "
-            f"panel (for this chat only), or set {' or '.join(err.env_vars)} on the server.")  # fmt: skip
+            "panel (for this chat only: keys are not kept after a reload), "
+            f"or set {' or '.join(err.env_vars)} on the server.")  # fmt: skip

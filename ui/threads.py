@@ -17,9 +17,9 @@ from typing import Any
 import chainlit as cl
 from chainlit.context import context
 
-from agents.errors import ChatError
+from agents.errors import ChatError, MissingKey
 from chat.session import ChatSession
-from ui import history, live_view, panel
+from ui import history, keys_panel, live_view, panel
 from ui.actions import continue_action
 
 MARKS_KEY = "history_marks"
@@ -81,7 +81,10 @@ async def save_settings() -> None:
     """Store the panel's values with the thread now, not only on disconnect, so a crash keeps them."""
     if (layer := history.data_layer()) is None or not context.session.has_first_interaction:
         return
-    await layer.update_thread(context.session.thread_id, metadata={"chat_settings": context.session.chat_settings})
+    # Never a key: the settings handler scrubs them, but only after an await of Chainlit's own.
+    values = dict(context.session.chat_settings)
+    keys_panel.scrub(values)
+    await layer.update_thread(context.session.thread_id, metadata={"chat_settings": values})
 
 
 async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
@@ -92,8 +95,16 @@ async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
     if values:
         try:
             session.update(**panel.changes(values))
+        except MissingKey:
+            # Keys entered in the chat are never stored, so a thread that used one always comes back
+            # without it: it keeps its provider (its first message says which key to enter) and,
+            # above all, its other settings (guardrails) rather than falling back to the defaults.
+            try:
+                session.settings = session.settings.replace(**panel.changes(values))
+            except ChatError:
+                pass
         except ChatError:
-            pass  # a setting that no longer applies (a provider without its key): the defaults stay
+            pass  # a setting that no longer applies: the defaults stay
     restored = history.restore(thread.get("steps") or [])
     session.history = restored.history
     cl.user_session.set(session_key, session)

@@ -45,6 +45,7 @@ from agents.providers.remote import (
     parse_retry_after,
     redact,
     shared,
+    shared_while_used,
 )
 
 if TYPE_CHECKING:
@@ -130,15 +131,20 @@ class GeminiProvider:
         base_url: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        private: bool = False,
     ) -> None:
+        """``private``: the key is one user's: the client is this provider's own (see ``OpenAIProvider``)."""
         self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
         self._api_key = api_key or api_key_from_env()
         self._base_url = checked_base_url(base_url or os.environ.get(ENV_BASE_URL) or None, ENV_BASE_URL)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         config = (self._api_key, self._base_url, connect_timeout, read_timeout)
-        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = shared(
-            (self.name, *config), partial(_build_client, *config), _close_client
+        self._key_hint = 'the "Gemini API key" you entered in the settings panel' if private else _KEY_HINT
+        build = partial(_build_client, *config)
+        pool = (self.name, *config)
+        self._clients: PerLoop[tuple[Client, httpx.AsyncClient]] = (
+            shared_while_used(self, pool, build, _close_client) if private else shared(pool, build, _close_client)
         )
         #: The model answered a request with log-probabilities with a 400: do not ask again.
         self.logprobs_refused = False
@@ -259,7 +265,8 @@ class GeminiProvider:
         raw = json.dumps(err.details, default=str) if err.details is not None else ""
         if "API_KEY_INVALID" in raw or status in (401, 403):
             # Gemini answers a bad key with 400 INVALID_ARGUMENT; the body is left out on purpose.
-            return AuthError(f"{_LABEL} rejected the API key: check {_KEY_HINT}.", provider=self.name, partial=partial)
+            message = f"{_LABEL} rejected the API key: check {self._key_hint}."
+            return AuthError(message, provider=self.name, partial=partial)
         detail = redact(str(err.message or err.status or ""), secrets)
         if not status:
             return ServerError(f"{_LABEL} failed mid-answer: {detail}", provider=self.name, partial=partial)
@@ -268,7 +275,7 @@ class GeminiProvider:
         if retry_after is None and status == 429:
             retry_after = _retry_delay(err.details)
         return error_for_status(
-            status, detail, provider=self.name, label=_LABEL, model=model, key_hint=_KEY_HINT,
+            status, detail, provider=self.name, label=_LABEL, model=model, key_hint=self._key_hint,
             partial=partial, retry_after=retry_after,
         )
 
@@ -365,7 +372,8 @@ def _cause(err: Exception) -> Exception | None:
 def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, **_: object) -> GeminiProvider:
     """``keys``: a user's own ``GEMINI_API_KEY`` (one session's), used instead of the server's."""
     own = keys or {}
-    return GeminiProvider(model=model, api_key=next((own[k] for k in ENV_KEYS if own.get(k)), None))
+    api_key = next((own[k] for k in ENV_KEYS if own.get(k)), None)
+    return GeminiProvider(model=model, api_key=api_key, private=api_key is not None)
 
 
 register(ProviderSpec("gemini", _build, "Google Gemini", DEFAULT_MODEL, env_vars=ENV_KEYS, order=3, logprobs="maybe"))

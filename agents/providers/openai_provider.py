@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from agents.errors import (
     AuthError,
+    BadRequest,
     ConnectionLost,
     MissingKey,
     ProviderError,
@@ -42,6 +43,7 @@ from agents.providers.remote import (
     parse_retry_after,
     redact,
     shared,
+    shared_while_used,
 )
 
 if TYPE_CHECKING:
@@ -51,10 +53,16 @@ ENV_KEY = "OPENAI_API_KEY"
 ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_MODEL = "OPENAI_MODEL"
 DEFAULT_MODEL = "gpt-4o-mini"
+#: A rejected key of a user's own: where they entered it.
+USER_KEY_HINT = 'the "OpenAI API key" you entered in the settings panel'
 #: Sent when only a base URL is set: the SDK insists on a key, local servers ignore it.
 PLACEHOLDER_KEY = "no-key-needed"
 #: Alternatives per token asked for with ``logprobs`` (OpenAI allows up to 20).
 TOP_LOGPROBS = 5
+#: The headers a request to a user's own base URL may carry: the SDK's own (``x-stainless-*`` too), nothing
+#: from the server's environment (``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, ``OPENAI_CUSTOM_HEADERS``).
+_USER_URL_HEADERS = frozenset({"host", "accept", "accept-encoding", "connection", "content-type", "content-length",
+                               "user-agent", "authorization"})  # fmt: skip
 #: Seconds to connect, and to wait for each piece of the stream.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
@@ -77,15 +85,28 @@ class OpenAIProvider:
         base_url: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        user_url: bool = False,
+        private: bool = False,
     ) -> None:
+        """``user_url``: ``base_url`` is one a user entered (see ``_build_client``).
+
+        ``private``: the key or base URL is one user's, so the client is this
+        provider's own, closed when the provider is dropped (by the loop's
+        async-generator finalizer), instead of living in the process-wide pool
+        with the key in it after the session has gone.
+        """
         self._model = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
         self._base_url = checked_base_url(base_url or os.environ.get(ENV_BASE_URL) or None, ENV_BASE_URL)
         self._api_key = api_key or os.environ.get(ENV_KEY) or (PLACEHOLDER_KEY if self._base_url else None)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        config = (self._api_key, self._base_url, connect_timeout, read_timeout)
-        self._clients: PerLoop[AsyncOpenAI] = shared(
-            (self.name, *config), partial(_build_client, *config), _close_client
+        config = (self._api_key, self._base_url, connect_timeout, read_timeout, user_url)
+        #: What a rejected key's message tells the user to check.
+        self._key_hint = USER_KEY_HINT if private else ENV_KEY
+        build = partial(_build_client, *config)
+        pool = (self.name, *config)
+        self._clients: PerLoop[AsyncOpenAI] = (
+            shared_while_used(self, pool, build, _close_client) if private else shared(pool, build, _close_client)
         )
         #: The server answered a request with ``logprobs`` with a 400: do not ask again.
         self.logprobs_refused = False
@@ -198,6 +219,14 @@ class OpenAIProvider:
         if isinstance(err, openai.APIStatusError):
             body = err.body if isinstance(err.body, dict) else {}
             detail = redact(str(body.get("message") or ""), secrets)
+            if 300 <= err.status_code < 400:
+                # Only a user's base URL gets here (the SDK follows redirects otherwise); where it points is not shown.
+                return BadRequest(
+                    f"{_LABEL} answered with a redirect ({err.status_code}), which is not followed for a base URL "
+                    "entered in the chat: enter the address it redirects to.",
+                    provider=self.name,
+                    partial=partial,
+                )
             if err.status_code == 429 and body.get("code") == "insufficient_quota":
                 # Retrying cannot help: the account is out of credit.
                 return AuthError(
@@ -211,7 +240,7 @@ class OpenAIProvider:
                 provider=self.name,
                 label=_LABEL,
                 model=model,
-                key_hint=ENV_KEY,
+                key_hint=self._key_hint,
                 partial=partial,
                 retry_after=parse_retry_after(err.response.headers),
             )
@@ -222,7 +251,7 @@ class OpenAIProvider:
             detail = redact(str(body.get("message") or err.message), secrets)
             if "rate_limit" in code:
                 return error_for_status(429, detail, provider=self.name, label=_LABEL, model=model,
-                                        key_hint=ENV_KEY, partial=partial)
+                                        key_hint=self._key_hint, partial=partial)
             return ServerError(f"{_LABEL} failed mid-answer: {detail}", provider=self.name, partial=partial)
         return ProviderError(
             f"{_LABEL} failed: {type(err).__name__}: {redact(str(err), secrets)}", provider=self.name, partial=partial
@@ -230,17 +259,43 @@ class OpenAIProvider:
 
 
 def _build_client(
-    api_key: str | None, base_url: str | None, connect_timeout: float, read_timeout: float
+    api_key: str | None, base_url: str | None, connect_timeout: float, read_timeout: float, user_url: bool = False
 ) -> AsyncOpenAI:
-    """A client for one configuration; the SDK's own retries are off (the runner retries)."""
-    from openai import AsyncOpenAI, Timeout
+    """A client for one configuration; the SDK's own retries are off (the runner retries).
+
+    A user's base URL (``user_url``) is held to what the operator allowed: its
+    redirects are not followed (the SDK follows them by default, so an allowed
+    host could send the server to a metadata service or an admin port), and its
+    requests carry only the SDK's own headers with the user's key: the SDK adds
+    headers from the server's environment (``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``,
+    and ``OPENAI_CUSTOM_HEADERS``, whose ``Authorization`` even replaces the key).
+    """
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Timeout
 
     mask_url_credentials_in_logs()  # the HTTP client logs every request's URL, credentials and all
     if not api_key:
         raise MissingKey(OpenAIProvider.name, (ENV_KEY, ENV_BASE_URL))
+    http_client = None
+    if user_url:
+        http_client = DefaultAsyncHttpxClient(
+            follow_redirects=False, event_hooks={"request": [partial(_own_headers_only, api_key)]}
+        )
     return AsyncOpenAI(
-        api_key=api_key, base_url=base_url, max_retries=0, timeout=Timeout(read_timeout, connect=connect_timeout)
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        timeout=Timeout(read_timeout, connect=connect_timeout),
+        http_client=http_client,
     )
+
+
+async def _own_headers_only(api_key: str, request: Any) -> None:
+    """Strip a request to a user's base URL down to the SDK's own headers and the user's key."""
+    for name in list(request.headers):
+        lower = name.lower()
+        if lower not in _USER_URL_HEADERS and not lower.startswith("x-stainless-"):
+            del request.headers[name]
+    request.headers["Authorization"] = f"Bearer {api_key}"
 
 
 def _first_choice(chunk: Any) -> tuple[str, str | None, tuple[TokenLogprob, ...] | None]:
@@ -310,7 +365,9 @@ def _build(model: str | None = None, *, keys: Mapping[str, str] | None = None, *
     own = keys or {}
     base_url = own.get(ENV_BASE_URL) or None
     api_key = own.get(ENV_KEY) or (PLACEHOLDER_KEY if base_url else None)
-    return OpenAIProvider(model=model, api_key=api_key, base_url=base_url)
+    return OpenAIProvider(
+        model=model, api_key=api_key, base_url=base_url, user_url=base_url is not None, private=bool(own)
+    )
 
 
 register(

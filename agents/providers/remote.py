@@ -212,6 +212,13 @@ class PerLoop(Generic[T]):
         if entry is not None:
             await entry[1].aclose()
 
+    def close_soon(self) -> None:
+        """Close every loop's client in a task of its own on that loop (callable where nothing can be awaited)."""
+        for loop, (_, keeper) in list(self._items.items()):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_close_in_task, loop, keeper)
+        self._items.clear()
+
     async def _keep(self, item: T) -> AsyncGenerator[None, None]:
         try:
             yield
@@ -238,6 +245,47 @@ def shared(key: Hashable, build: Callable[[], T], close: Callable[[T], Awaitable
     if pool is None:
         pool = _SHARED[key] = PerLoop(build, close)
     return pool
+
+
+#: How many live providers use each ``shared_while_used`` configuration.
+_USERS: dict[Hashable, int] = {}
+#: Closing tasks started by ``close_soon``, kept until done (the loop keeps only weak references).
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def shared_while_used(
+    owner: object, key: Hashable, build: Callable[[], T], close: Callable[[T], Awaitable[object]]
+) -> PerLoop[T]:
+    """``shared`` for a configuration holding a user's key: it leaves the pool, closed, once no provider uses it.
+
+    ``owner`` is the provider; the pool goes when it and every other provider
+    built with the same configuration have been dropped.
+
+    A process-wide pool entry lives as long as the process: with a key a user
+    entered, that kept the key in memory after the chat dropped it, and one
+    more client for every key a user tried.
+    """
+    pool = shared(key, build, close)
+    _USERS[key] = _USERS.get(key, 0) + 1
+    weakref.finalize(owner, _release, key)
+    return pool
+
+
+def _release(key: Hashable) -> None:
+    count = _USERS.get(key, 0) - 1
+    if count > 0:
+        _USERS[key] = count
+        return
+    _USERS.pop(key, None)
+    pool = _SHARED.pop(key, None)
+    if pool is not None:
+        pool.close_soon()
+
+
+def _close_in_task(loop: asyncio.AbstractEventLoop, keeper: AsyncGenerator[None, None]) -> None:
+    task = loop.create_task(keeper.aclose())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 async def aclose_shared() -> None:
