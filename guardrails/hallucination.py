@@ -10,7 +10,9 @@ extra request.  ``hallucination=ACTION[:THRESHOLD]`` turns it on:
   threshold, which sinks mark without touching the text.
 - ``block``: in ``hold_back`` release each sentence is held until it is
   complete and scored; one below the threshold never reaches the user and a
-  notice says so (the rest of the answer goes on).  In ``stream_first`` text is
+  notice says so (the rest of the answer goes on).  A run of ``MAX_HELD``
+  characters with no sentence end (a line of code) is judged as one piece at
+  its last whitespace, so nothing is held, or re-split, without bound.  In ``stream_first`` text is
   shown before a sentence can be scored, so ``block`` only flags, and its
   verdict says that.
 
@@ -39,7 +41,7 @@ from contextlib import aclosing
 from typing import Any
 
 from agents.confidence import DEFAULT_THRESHOLD, answer_confidence, sentence_confidences
-from agents.events import Done, Event, Failed, Replace, TextDelta
+from agents.events import Done, Event, Failed, Notice, Replace, TextDelta
 from agents.providers.base import TokenLogprob
 from agents.stats import Clock
 from agents.tokentrail import head_tokens, tail_tokens
@@ -51,6 +53,9 @@ NAME = "hallucination"
 UNCHECKED = "cannot be checked with this provider"
 #: A sentence may be complete once the text holds one of these (the scorer decides where sentences end).
 _ENDINGS = frozenset(".!?\n。！？…")
+#: ``block`` judges a run this long with no sentence end (a code block) at its last whitespace, as one piece:
+#: the held text, and pysbd's work on it per delta, stay bounded (as ``SentenceStrategy.max_chars``).
+MAX_HELD = 1_000
 
 
 class HallucinationGuardrail:
@@ -121,9 +126,10 @@ class _Judge:
             return out
         self.held += event.text
         self.held_tokens.extend(event.tokens or ())
-        if _ENDINGS.isdisjoint(event.text):
-            return []
-        return self._judge(final=False)
+        out = [] if _ENDINGS.isdisjoint(event.text) else self._judge(final=False)
+        if len(self.held) > MAX_HELD:
+            out.extend(self._overflow())
+        return out
 
     def replace(self, event: Replace) -> list[Event]:
         if not (self.withhold and self.streamed):
@@ -193,13 +199,7 @@ class _Judge:
             piece = self.held[cut:end]
             tokens = self._take(cut, end)
             if score < self.guard.threshold:
-                record = Record(
-                    NAME, "withhold", "output", 0.0,
-                    f"a sentence was held back: the model's confidence in it was {score:.2f}, "
-                    f"below the threshold {self.guard.threshold:.2f}",
-                )  # fmt: skip
-                self.records.append(record)
-                out.append(record.notice())
+                out.append(self._withhold(f"the model's confidence in it was {score:.2f}"))
             elif piece:
                 out.append(self._show(piece, tokens))
             self._decide(len(piece), shown=score >= self.guard.threshold)
@@ -209,6 +209,28 @@ class _Judge:
         if final and self.held:  # what follows the last sentence (spaces): nothing to score
             out.extend(self._release_held())
         return out
+
+    def _withhold(self, why: str) -> Notice:
+        """A held piece is not shown: the notice that says so (and its verdict)."""
+        record = Record(
+            NAME, "withhold", "output", 0.0,
+            f"a sentence was held back: {why}, below the threshold {self.guard.threshold:.2f}",
+        )  # fmt: skip
+        self.records.append(record)
+        return record.notice()
+
+    def _overflow(self) -> list[Event]:
+        """A run past ``MAX_HELD`` with no sentence end: judged as one piece up to its last whitespace."""
+        cut = max(self.held.rfind(c) for c in " \n\t") + 1 or len(self.held)
+        piece, tokens = self.held[:cut], self._take(0, cut)
+        score = answer_confidence(tokens)
+        self.held = self.held[cut:]
+        self.held_tokens = list(tail_tokens(self.held_tokens, len(self.held))) if self.held else []
+        shown = score is None or score >= self.guard.threshold
+        self._decide(len(piece), shown=shown)
+        if shown:
+            return [self._show(piece, tokens)]
+        return [self._withhold(f"the model's confidence in it was {score:.2f}")]
 
     def _take(self, start: int, end: int) -> tuple[TokenLogprob, ...]:
         """The held tokens spelling ``held[start:end]``."""
