@@ -43,6 +43,20 @@ from agents.providers.base import TokenLogprob
 
 #: Below this, an answer or a sentence is flagged (chosen from the bench's measurements, see above).
 DEFAULT_THRESHOLD = 0.65
+#: The figure an unusable log-probability (NaN, -inf) counts as: the least likely token, so the check fails closed.
+FLOOR = -1e4
+
+
+def _usable(logprob: float) -> float:
+    """``logprob`` as a log-probability can be: NaN and -inf count as ``FLOOR``, anything above 0 as 0.
+
+    A buggy or hostile provider (or a model whose logits went NaN) can report
+    figures no probability has; one NaN or +inf used to carry the whole mean
+    to a "sure" 1.0, a silent pass.
+    """
+    if math.isnan(logprob):
+        return FLOOR
+    return min(0.0, max(FLOOR, logprob))
 
 
 def _continues(word_end: str, token: str) -> bool:
@@ -58,9 +72,9 @@ def words(tokens: Sequence[TokenLogprob]) -> list[tuple[str, float]]:
     for token in tokens:
         if out and _continues(out[-1][0], token.text):
             text, logprob = out[-1]
-            out[-1] = (text + token.text, logprob + token.logprob)
+            out[-1] = (text + token.text, logprob + _usable(token.logprob))
         else:
-            out.append((token.text, token.logprob))
+            out.append((token.text, _usable(token.logprob)))
     return out
 
 
@@ -69,7 +83,7 @@ def _score(tokens: Sequence[TokenLogprob]) -> float | None:
     if not grouped:
         return None
     mean = sum(logprob for _, logprob in grouped) / len(grouped)
-    return min(1.0, math.exp(mean))  # log-probabilities are <= 0; min() guards a provider's rounding above it
+    return math.exp(mean)  # every figure is in [FLOOR, 0] (``_usable``), so this is in [0, 1]
 
 
 def answer_confidence(tokens: Sequence[TokenLogprob]) -> float | None:

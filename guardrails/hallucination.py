@@ -10,7 +10,9 @@ extra request.  ``hallucination=ACTION[:THRESHOLD]`` turns it on:
   threshold, which sinks mark without touching the text.
 - ``block``: in ``hold_back`` release each sentence is held until it is
   complete and scored; one below the threshold never reaches the user and a
-  notice says so (the rest of the answer goes on).  In ``stream_first`` text is
+  notice says so (the rest of the answer goes on).  A run of ``MAX_HELD``
+  characters with no sentence end (a line of code) is judged as one piece at
+  its last whitespace, so nothing is held, or re-split, without bound.  In ``stream_first`` text is
   shown before a sentence can be scored, so ``block`` only flags, and its
   verdict says that.
 
@@ -39,7 +41,7 @@ from contextlib import aclosing
 from typing import Any
 
 from agents.confidence import DEFAULT_THRESHOLD, answer_confidence, sentence_confidences
-from agents.events import Done, Event, Failed, Replace, TextDelta
+from agents.events import Done, Event, Failed, Notice, Replace, TextDelta
 from agents.providers.base import TokenLogprob
 from agents.stats import Clock
 from agents.tokentrail import head_tokens, tail_tokens
@@ -51,6 +53,9 @@ NAME = "hallucination"
 UNCHECKED = "cannot be checked with this provider"
 #: A sentence may be complete once the text holds one of these (the scorer decides where sentences end).
 _ENDINGS = frozenset(".!?\n。！？…")
+#: ``block`` judges a run this long with no sentence end (a code block) at its last whitespace, as one piece:
+#: the held text, and pysbd's work on it per delta, stay bounded (as ``SentenceStrategy.max_chars``).
+MAX_HELD = 1_000
 
 
 class HallucinationGuardrail:
@@ -100,38 +105,82 @@ class _Judge:
         self.held_tokens: list[TokenLogprob] = []
         #: Characters of the upstream text decided so far (shown or withheld), to follow its ``Replace``.
         self.decided = 0
+        #: The decided upstream text as ``(length, shown)`` runs, to map a rewrite onto the shown text.
+        self.segments: list[tuple[int, bool]] = []
         self.records: list[Record] = []
         self.ms = 0.0
 
     def delta(self, event: TextDelta) -> list[Event]:
         self.streamed = True
-        if event.tokens is None:
+        out: list[Event] = []
+        if event.tokens is None and self.scored:
+            if self.withhold and self.held:
+                # The scores stopped (a failover without them): what is held came with its own, so it is
+                # judged as it would have been, not let through unjudged with the unscored rest.
+                out = self._judge(final=True)
             self.scored = False
         if not self.withhold or not self.scored:
-            out = self._release_held() if self.held else []
+            out.extend(self._release_held() if self.held else [])
             out.append(self._show(event.text, event.tokens or ()))
-            self.decided += len(event.text)
+            self._decide(len(event.text), shown=True)
             return out
         self.held += event.text
         self.held_tokens.extend(event.tokens or ())
-        if _ENDINGS.isdisjoint(event.text):
-            return []
-        return self._judge(final=False)
+        out = [] if _ENDINGS.isdisjoint(event.text) else self._judge(final=False)
+        if len(self.held) > MAX_HELD:
+            out.extend(self._overflow())
+        return out
 
     def replace(self, event: Replace) -> list[Event]:
+        if not (self.withhold and self.streamed):
+            # Before any delta it is text already on screen (a continued answer); without ``block`` the
+            # shown text is the upstream text, so the rewrite passes as it is.
+            if event.tokens is None:
+                self.scored = False
+            self.shown, self.shown_len = [event.text], len(event.text)
+            self.tokens = list(event.tokens or ())
+            self.held, self.held_tokens = "", []
+            self._reset(len(event.text))
+            return [event]
+        if len(event.text) >= self.decided:
+            # A resume took back a cut-off word: only the held tail changed, nothing shown did.
+            tail = event.text[self.decided :]
+            if self.scored and event.tokens is not None:
+                self.held = tail
+                self.held_tokens = list(tail_tokens(event.tokens, len(tail)))
+                return []
+            return self._rewrite_unscored(tail)
+        # The rewrite reaches into decided text: the shown text loses what it kept of it, and a withheld
+        # sentence stays withheld (the upstream ``event.text`` still holds it, so it is never passed on).
+        keep = self._shown_within(len(event.text))
         if event.tokens is None:
             self.scored = False
-        if self.withhold and self.streamed and self.scored and len(event.text) >= self.decided:
-            # A resume took back a cut-off word: only the held sentence changed, nothing shown did.
-            self.held = event.text[self.decided :]
-            self.held_tokens = list(tail_tokens(event.tokens or (), len(self.held)))
-            return []
-        # Before any delta it is text already on screen (a continued answer); otherwise the upstream rewrote it.
-        self.shown, self.shown_len = [event.text], len(event.text)
-        self.tokens = list(event.tokens or ())
+        text = "".join(self.shown)[:keep]
+        self.shown, self.shown_len = [text], keep
+        self.tokens = list(head_tokens(self.tokens, keep)) if self.scored else []
         self.held, self.held_tokens = "", []
         self.decided = len(event.text)
-        return [event]
+        return [Replace(text, event.reason, tuple(self.tokens) if self.scored else None)]
+
+    def _rewrite_unscored(self, tail: str) -> list[Event]:
+        """The undecided tail was rewritten without scores: judge what the rewrite kept, then go on unscored."""
+        out: list[Event] = []
+        if self.scored and self.held.startswith(tail):
+            self.held_tokens = list(head_tokens(self.held_tokens, len(tail)))
+            self.held = tail
+            out = self._judge(final=True) if tail else []
+        elif self.scored and tail:
+            # Text the held tokens do not spell: it cannot be judged, so in ``block`` it is not shown.
+            record = Record(NAME, "withhold", "output", 0.0, f"a sentence was held back: it {UNCHECKED}")
+            self.records.append(record)
+            out.append(record.notice())
+            self._decide(len(tail), shown=False)
+        elif tail:
+            out.append(self._show(tail, ()))
+            self._decide(len(tail), shown=True)
+        self.held, self.held_tokens = "", []
+        self.scored = False
+        return out
 
     def end(self) -> list[Event]:
         if self.withhold and self.scored and self.held:
@@ -150,22 +199,38 @@ class _Judge:
             piece = self.held[cut:end]
             tokens = self._take(cut, end)
             if score < self.guard.threshold:
-                record = Record(
-                    NAME, "withhold", "output", 0.0,
-                    f"a sentence was held back: the model's confidence in it was {score:.2f}, "
-                    f"below the threshold {self.guard.threshold:.2f}",
-                )  # fmt: skip
-                self.records.append(record)
-                out.append(record.notice())
+                out.append(self._withhold(f"the model's confidence in it was {score:.2f}"))
             elif piece:
                 out.append(self._show(piece, tokens))
-            self.decided += len(piece)
+            self._decide(len(piece), shown=score >= self.guard.threshold)
             cut = end
         self.held = self.held[cut:]
         self.held_tokens = list(tail_tokens(self.held_tokens, len(self.held))) if self.held else []
         if final and self.held:  # what follows the last sentence (spaces): nothing to score
             out.extend(self._release_held())
         return out
+
+    def _withhold(self, why: str) -> Notice:
+        """A held piece is not shown: the notice that says so (and its verdict)."""
+        record = Record(
+            NAME, "withhold", "output", 0.0,
+            f"a sentence was held back: {why}, below the threshold {self.guard.threshold:.2f}",
+        )  # fmt: skip
+        self.records.append(record)
+        return record.notice()
+
+    def _overflow(self) -> list[Event]:
+        """A run past ``MAX_HELD`` with no sentence end: judged as one piece up to its last whitespace."""
+        cut = max(self.held.rfind(c) for c in " \n\t") + 1 or len(self.held)
+        piece, tokens = self.held[:cut], self._take(0, cut)
+        score = answer_confidence(tokens)
+        self.held = self.held[cut:]
+        self.held_tokens = list(tail_tokens(self.held_tokens, len(self.held))) if self.held else []
+        shown = score is None or score >= self.guard.threshold
+        self._decide(len(piece), shown=shown)
+        if shown:
+            return [self._show(piece, tokens)]
+        return [self._withhold(f"the model's confidence in it was {score:.2f}")]
 
     def _take(self, start: int, end: int) -> tuple[TokenLogprob, ...]:
         """The held tokens spelling ``held[start:end]``."""
@@ -174,8 +239,32 @@ class _Judge:
     def _release_held(self) -> list[Event]:
         held, tokens = self.held, self.held_tokens
         self.held, self.held_tokens = "", []
-        self.decided += len(held)
+        self._decide(len(held), shown=True)
         return [self._show(held, tokens)] if held else []
+
+    def _decide(self, length: int, *, shown: bool) -> None:
+        """``length`` more upstream characters are decided: shown, or withheld."""
+        self.decided += length
+        if length:
+            self.segments.append((length, shown))
+
+    def _reset(self, decided: int) -> None:
+        """The upstream text is ``decided`` characters, all of them on screen."""
+        self.decided = decided
+        self.segments = [(decided, True)] if decided else []
+
+    def _shown_within(self, length: int) -> int:
+        """How much of the shown text came from the first ``length`` upstream characters; forgets the rest."""
+        kept, seen, segments = 0, 0, []
+        for size, shown in self.segments:
+            if seen >= length:
+                break
+            take = min(size, length - seen)
+            kept += take if shown else 0
+            segments.append((take, shown))
+            seen += take
+        self.segments = segments
+        return kept
 
     def _show(self, text: str, tokens: Sequence[TokenLogprob]) -> TextDelta:
         offset = self.shown_len

@@ -6,7 +6,10 @@ their own threads.  Without one, every visitor is one local user through
 Chainlit's header-auth hook (no login page): this is a single-person install.
 Chainlit needs a JWT secret once any login is on; without
 ``CHAINLIT_AUTH_SECRET`` one is made on first run and kept in
-``.chat-auth-secret`` (mode 0600) so sessions survive a restart.
+``.chat-auth-secret`` (mode 0600) so sessions survive a restart.  Chainlit
+signs its session cookies with a key derived from that secret *and* the
+sign-in mode (``_scope_secret``): a local-user cookie handed to any visitor
+must not stay a session once the owner turns the password login on.
 
 A database that cannot be used gives one line on stderr at startup, and the
 chat runs without history; it never stops the app.
@@ -14,6 +17,8 @@ chat runs without history; it never stops the app.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -57,6 +62,7 @@ def install(login_configured: bool) -> DataLayer | None:
     if login_configured or layer is not None:
         # Chainlit refuses to start a login without a secret (with a traceback): make one and keep it.
         _ensure_secret()
+        _scope_secret("password" if login_configured else "local")
     if layer is not None and not login_configured:
         _local_user()
     return layer
@@ -94,6 +100,26 @@ def seen(line: str | None) -> None:
 def _ensure_secret() -> None:
     if not os.environ.get("CHAINLIT_AUTH_SECRET"):
         os.environ["CHAINLIT_AUTH_SECRET"] = _secret(SECRET_FILE)
+
+
+#: The secret as configured (env or file), before ``_scope_secret`` replaced Chainlit's copy with a derived key.
+_base_secret: str | None = None
+
+
+def _scope_secret(mode: str) -> None:
+    """Give Chainlit a JWT key for this sign-in mode only: HMAC-SHA256 of the configured secret and ``mode``.
+
+    Without it, a cookie the local login gave every visitor still signed them
+    in (as the local user, with its threads) after ``CHAT_USERS`` or
+    ``CHAT_PASSWORD`` was set, until the JWT expired.  The key is a pure
+    function of the secret, so several instances sharing one secret still
+    accept each other's cookies, and a restart keeps sessions.
+    """
+    global _base_secret
+    if _base_secret is None:
+        _base_secret = os.environ["CHAINLIT_AUTH_SECRET"]
+    key = hmac.new(_base_secret.encode(), f"chat-login:{mode}".encode(), hashlib.sha256).hexdigest()
+    os.environ["CHAINLIT_AUTH_SECRET"] = key
 
 
 def _local_user() -> None:
