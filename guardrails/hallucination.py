@@ -34,6 +34,7 @@ streaming path, and add its verdict and cost to the stats; an option such as
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -326,7 +327,9 @@ def confidence_stage(
                         for out in judge.end():
                             yield out
                         before = len(judge.records)
-                        confidence, flagged = judge.finish(provider, release)
+                        # Sentence splitting of the whole answer grows with its length (~0.4 s for 21k
+                        # characters): a worker thread does it, so the event loop keeps serving meanwhile.
+                        confidence, flagged = await asyncio.to_thread(judge.finish, provider, release)
                         for record in judge.records[before:]:
                             yield record.notice()
                         verdicts = tuple(r.to_dict() for r in judge.records)
