@@ -53,9 +53,10 @@ class Finish:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """The answer has not started: it is queued behind ``ahead`` others, or (0) its prompt is being read."""
+    """The answer has not started: it is queued with ``ahead`` answers before it, or (``None``) its prompt is read."""
 
-    ahead: int
+    #: Answers queued before this one (0: it takes the next free slot); ``None``: not queued.
+    ahead: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.errors import BadRequest, ConfigError, ProviderError
 from agents.providers import llama_compat
-from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Waiting
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Waiting
 from agents.providers.registry import ProviderSpec, register
 
 if TYPE_CHECKING:  # the heavy import happens on the worker thread, on first use
@@ -137,7 +137,7 @@ class _Job:
     continue_from: str
     emit: Callable[[object], None]
     stop: threading.Event = field(default_factory=threading.Event)
-    #: The place in the queue last reported to the job (worker side).
+    #: The number of answers queued before it, as last reported to the job (worker side; -1: none yet).
     ahead: int = -1
 
 
@@ -454,10 +454,10 @@ class LocalModel:
                 active.append((head, slot, self._steps(head, slot)))
             with self._lock:
                 waiting = list(self._queue)
-            for place, job in enumerate(waiting, start=1):
-                if job.ahead != place:
-                    job.ahead = place
-                    job.emit(Waiting(place))
+            for ahead, job in enumerate(waiting):  # the answers queued before it, not counting itself
+                if job.ahead != ahead:
+                    job.ahead = ahead
+                    job.emit(Waiting(ahead))
             for entry in list(active):
                 job, slot, steps = entry
                 finished = False
@@ -719,7 +719,7 @@ class LocalModel:
         try:
             # Until the first token, silence is queueing or prompt reading, not a stall; the worker
             # reports a place in the queue (Waiting(n)) only if the answer really waits for a slot.
-            yield Waiting(0)
+            yield Waiting()
             while True:
                 item = await queue.get()
                 if item is _DONE:
@@ -783,4 +783,19 @@ def _build(model: str | None = None, **_: object) -> LocalProvider:
     return LocalProvider()
 
 
-register(ProviderSpec("local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0))
+async def _warm(provider: Provider) -> None:
+    if isinstance(provider, LocalProvider):
+        await provider.engine.ensure_loaded()
+
+
+register(
+    ProviderSpec(
+        "local",
+        _build,
+        "Local (embedded SmolLM2-135M, no key)",
+        "SmolLM2-135M-Instruct",
+        order=0,
+        fixed_model="the embedded model runs the GGUF file in LOCAL_MODEL_PATH",
+        warm=_warm,
+    )
+)

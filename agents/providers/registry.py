@@ -9,7 +9,7 @@ Its factory takes what the provider needs, the model name and keyword options
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from agents.providers.base import Provider
 
 #: Builds a provider: ``factory(model, **options)``; ``model=None`` means the provider's default.
 Factory = Callable[..., Provider]
+#: Gets a provider ready ahead of its first answer (loads the embedded model's weights).
+Warm = Callable[[Provider], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,10 @@ class ProviderSpec:
     env_vars: tuple[str, ...] = ()
     #: Where it sits in lists (the panel, ``--provider`` choices): lower first; ``None``: after the built-ins.
     order: int | None = None
+    #: Why no model can be chosen per chat (it is fixed by configuration); empty when one can.
+    fixed_model: str = ""
+    #: Run in the background when a chat starts with this provider, so its first answer starts fast.
+    warm: Warm | None = None
 
     def missing_key(self) -> MissingKey | None:
         """The error to show when none of the provider's env vars is set, else ``None``."""
