@@ -18,6 +18,7 @@ from chat.session import ChatSession
 from chat.settings import coerce
 from ui import fault_panel, guard_panel, panel
 
+
 @dataclass
 class Outcome:
     """What one panel change did."""

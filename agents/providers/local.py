@@ -77,6 +77,8 @@ DEFAULT_SLOTS = 4
 CHUNK = 64
 #: Messages looked at per step while trimming a long history, between checks of Stop.
 _TRIM_STEP = 32
+#: While any watched answer is active, unwatched ones get a step in one round out of this many.
+UNWATCHED_EVERY = 8
 
 
 def _env_count(name: str) -> int | None:
@@ -128,7 +130,7 @@ def locate_model() -> Path:
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Job:
     """One generation request, shared between the event loop and the worker."""
 
@@ -140,8 +142,24 @@ class _Job:
     #: The number of answers queued before it, as last reported to the job (worker side; -1: none yet).
     ahead: int = -1
 
+    @property
+    def watched(self) -> bool:
+        """Whether someone is watching the answer (read on every round: a tab may close mid-answer)."""
+        audience = self.params.audience
+        return audience is None or audience.watched
+
 
 _DONE = object()
+
+
+def _in_line(queue: deque[_Job]) -> list[_Job]:
+    """The queue in the order it is served: watched answers first, then by arrival."""
+    return sorted(queue, key=lambda job: not job.watched)  # stable: arrival order within each group
+
+
+def _next_in_line(queue: deque[_Job]) -> _Job | None:
+    line = _in_line(queue)
+    return line[0] if line else None
 
 
 def _chunks(start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -307,6 +325,8 @@ class LocalModel:
         self._queue: deque[_Job] = deque()
         self._serving = False
         self._tick = 0
+        #: Rounds of steps since load (unwatched answers step in one round out of ``UNWATCHED_EVERY``).
+        self._round = 0
 
     # -- worker-thread side -------------------------------------------------
 
@@ -431,14 +451,14 @@ class LocalModel:
                 self._finish(entry, active)  # a stopped answer frees its slot before anyone is admitted
             while True:
                 with self._lock:
-                    head = self._queue[0] if self._queue else None
+                    head = _next_in_line(self._queue)
                 if head is None:
                     break
                 try:
                     slot = self._free_slot(head)
                 except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
                     with self._lock:
-                        self._queue.popleft()
+                        self._queue.remove(head)
                     typed = err if isinstance(err, ProviderError | ConfigError) else None
                     head.emit(typed or ProviderError(f"The local model failed to load: {err}", provider="local"))
                     head.emit(_DONE)
@@ -446,19 +466,20 @@ class LocalModel:
                 if slot is None:
                     break
                 with self._lock:
-                    self._queue.popleft()
+                    self._queue.remove(head)
                 if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
                     slot.postfill.close()
                     slot.postfill = None
                 slot.busy = True
                 active.append((head, slot, self._steps(head, slot)))
             with self._lock:
-                waiting = list(self._queue)
+                waiting = _in_line(self._queue)
             for ahead, job in enumerate(waiting):  # the answers queued before it, not counting itself
                 if job.ahead != ahead:
                     job.ahead = ahead
                     job.emit(Waiting(ahead))
-            for entry in list(active):
+            self._round += 1
+            for entry in self._stepping(active):
                 job, slot, steps = entry
                 finished = False
                 try:
@@ -473,6 +494,18 @@ class LocalModel:
                     finished = True
                 if finished:
                     self._finish(entry, active)
+
+    def _stepping(self, active: list[tuple[_Job, _Slot, Step]]) -> list[tuple[_Job, _Slot, Step]]:
+        """The answers that get a step this round: watched ones first (issue 14, item 5).
+
+        While anyone watches an answer, answers nobody watches (their tab closed)
+        step in one round out of ``UNWATCHED_EVERY``: they slow down but never
+        stop, and run at full speed again when nothing watched is active.
+        """
+        watched = [entry for entry in active if entry[0].watched]
+        if not watched or self._round % UNWATCHED_EVERY == 0:
+            return list(active)
+        return watched
 
     def _finish(self, entry: tuple[_Job, _Slot, Step], active: list[tuple[_Job, _Slot, Step]]) -> None:
         job, slot, steps = entry
