@@ -206,21 +206,24 @@ def _message_hashes(messages: list[dict[str, str]]) -> list[int]:
     return [hash((m["role"], m["content"])) for m in messages]
 
 
-def _reusable(slot: _Slot, prompt: list[int], prefix: list[int]) -> int:
+def _reusable(slot: _Slot, prompt: list[int], prefix: list[int], *, exact: bool = True) -> int:
     """How much of ``slot``'s cache an answer to ``prompt`` (continuing after ``prefix``) may keep.
 
-    Only what an uncached run would have built identically: the prompt's full
-    canonical chunks, and, for the same prompt, the tokens generated after it
-    (an unbroken run evaluates those one at a time too).  At least the last
+    An exact (greedy) answer keeps only what an uncached run would have built
+    identically: the prompt's full canonical chunks, and, for the same prompt,
+    the tokens generated after it (an unbroken run evaluates those one at a
+    time too).  A sampled answer need not match an uncached run, so it keeps
+    every token the cache shares with it, the last answer's included: a
+    follow-up sent at once then evaluates only the new turn.  At least the last
     token is always evaluated again, so its logits are fresh.
     """
     full = prompt + prefix
     common = _common_prefix(slot.cached(), full)
-    if not (slot.prompt_len == len(prompt) and common >= len(prompt)):
+    if exact and not (slot.prompt_len == len(prompt) and common >= len(prompt)):
         common = min(common, slot.prompt_len // CHUNK * CHUNK, len(prompt) // CHUNK * CHUNK)
     if common >= len(full):
         common = len(full) - 1
-    if common < len(prompt):
+    if exact and common < len(prompt):
         common = common // CHUNK * CHUNK  # a prompt chunk is evaluated whole or not at all
     return common
 
@@ -550,12 +553,12 @@ class LocalModel:
         if budget <= 0:
             job.emit(Finish("length", len(prefix)))
             return
-        yield from self._prefill(slot, prompt, prefix, job.stop)
+        temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
+        yield from self._prefill(slot, prompt, prefix, job.stop, exact=temperature == 0)
         if job.stop.is_set():
             return
         if params.seed is not None:
             llm.set_seed(params.seed)
-        temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         shown = [job.continue_from]
         generated = list(prefix)
@@ -652,28 +655,37 @@ class LocalModel:
             slot.prompt_len = stop
             yield
 
-    def _prefill(self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event) -> Step:
+    def _prefill(
+        self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event, *, exact: bool = True
+    ) -> Step:
         """Leave ``slot``'s cache as an uncached run would have built it, up to the last token of ``prefix``.
 
         Keeps the reusable part of the cache, evaluates the rest of the prompt in
         the canonical chunks (one step each), and the continued prefix one token
         at a time, as generation did.  ``generate`` then evaluates the prefix's
         last token itself, or samples at once after the prompt's last chunk.
+        A sampled answer (``exact=False``) keeps more of the cache (``_reusable``);
+        what it builds on a non-canonical part is not counted in ``prompt_len``,
+        so a later greedy answer never reuses it.
         """
         llm = slot.llm
-        keep = _reusable(slot, prompt, prefix)
+        keep = _reusable(slot, prompt, prefix, exact=exact)
+        greedy_keep = _reusable(slot, prompt, prefix)  # what an exact answer could keep: never more
+        canonical = keep == greedy_keep
         llama_compat.trim_cache(llm, keep)
-        slot.prompt_len = min(keep, slot.prompt_len)
+        slot.prompt_len = min(greedy_keep, slot.prompt_len)
         _set_threads(llm, self.threads.best)
         for start, end in _chunks(keep, len(prompt)):
             llm.eval(prompt[start:end])
             self.prompt_tokens_evaluated += end - start
-            slot.prompt_len = end
+            if canonical:
+                slot.prompt_len = end
             if end < len(prompt) or prefix:
                 yield
                 if stop.is_set():
                     return
-        slot.prompt_len = len(prompt)
+        if canonical:
+            slot.prompt_len = len(prompt)
         for i in range(max(keep, len(prompt)), len(prompt) + len(prefix) - 1):
             llm.eval([prefix[i - len(prompt)]])
 
