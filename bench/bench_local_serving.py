@@ -47,10 +47,13 @@ SHORT = "What is 3+4?"
 TURN_QUESTION = "Explain in five short sentences why the sky is blue."
 
 
-def session(max_tokens: int, temperature: float | None = 0.0) -> ChatSession:
+def session(max_tokens: int, temperature: float | None = 0.0, system: str = SYSTEM) -> ChatSession:
     return ChatSession(
-        Settings(provider="local", temperature=temperature, max_tokens=max_tokens, system_prompt=SYSTEM, buffer="token")
+        Settings(provider="local", temperature=temperature, max_tokens=max_tokens, system_prompt=system, buffer="token")
     )
+
+
+_chats = 0
 
 
 async def answer(s: ChatSession, text: str, notices: list[str] | None = None) -> tuple[int, float, float]:
@@ -87,7 +90,10 @@ async def short_during_long() -> tuple[float, list[str]]:
 
 async def multi_turn(temperature: float | None, pause: float) -> list[float]:
     """TTFT of each of 5 turns of the same question in one chat, ``pause`` seconds apart."""
-    s = session(200, temperature)
+    global _chats
+    _chats += 1
+    # A system prompt of its own, so turn 1 is never a cache hit left by an earlier run of the same chat.
+    s = session(200, temperature, f"{SYSTEM} This is chat number {_chats}.")
     ttfts = []
     for turn in range(5):
         if turn:
