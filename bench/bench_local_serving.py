@@ -148,8 +148,8 @@ async def peer_rows(model_path: Path, threads: int, our_ratio: float) -> None:
         show('llama-server -np 4: "What is 3+4?" TTFT, s', ttfts)
 
         ratios = []
-        for _ in range(REPS):
-            said: list[dict[str, str]] = [system]
+        for rep in range(REPS):
+            said: list[dict[str, str]] = [{"role": "system", "content": f"{SYSTEM} This is peer chat number {rep}."}]
             turns = []
             for _turn in range(5):
                 said.append({"role": "user", "content": TURN_QUESTION})
