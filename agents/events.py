@@ -122,7 +122,7 @@ class NoticeKind(StrEnum):
     RESUMED = "resumed"  # text flows again after a break
     GAVE_UP = "gave_up"  # the retry budget ran out; the partial answer stays
     GUARDRAIL = "guardrail"  # a guardrail verdict (block, redact or warn) on the message or the answer
-    WAITING = "waiting"  # the answer is queued for the model: "waiting for the model (N ahead)"
+    WAITING = "waiting"  # queued for the model: "waiting for the model (N ahead)" or "(next in line)"
     CUT_OFF = "cut_off"  # the token limit stopped the answer; Continue carries it on
 
 

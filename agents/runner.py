@@ -343,10 +343,9 @@ class Runner:
         try:
             while (piece := await reader.next()) is not None:
                 if isinstance(piece, Waiting):
-                    if piece.ahead > 0 and piece.ahead != waiting:
-                        yield Notice(
-                            NoticeKind.WAITING, f"waiting for the model ({piece.ahead} ahead)", {"ahead": piece.ahead}
-                        )
+                    if piece.ahead is not None and piece.ahead != waiting:
+                        place = f"{piece.ahead} ahead" if piece.ahead else "next in line"
+                        yield Notice(NoticeKind.WAITING, f"waiting for the model ({place})", {"ahead": piece.ahead})
                     waiting = piece.ahead
                     continue
                 if isinstance(piece, Finish):

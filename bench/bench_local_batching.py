@@ -11,6 +11,13 @@ answers in one llama.cpp batch and taking turns token by token:
    tokens evaluated one at a time or as one batch, then the logits of the same
    next token compared bit for bit.  If they differ, a greedy answer decoded in a
    batch with others could differ from the same answer decoded alone.
+3. Real multi-sequence batching (issue 14, item 3): ``SEQS`` sequences in ONE
+   llama.cpp context, one ``llama_batch`` per step carrying one token of each
+   sequence (its own ``seq_id``), with a per-sequence KV cache (``kv_unified``
+   off) and with a unified one, against ``SEQS`` separate contexts decoded in
+   turns (what the app does) and against one sequence alone; aggregate tokens/s
+   of each, in the same run.  Then whether a sequence's logits depend on what
+   else is in its batch (same tokens, decoded alone or beside three others).
 """
 
 from __future__ import annotations
@@ -72,5 +79,117 @@ def main() -> None:
           f"max difference {np.abs(batched - single).max():.3g}; same argmax: {batched.argmax() == single.argmax()}")
 
 
+SEQS = int(os.environ.get("BENCH_SEQS", "4"))
+STEPS = int(os.environ.get("BENCH_STEPS", "48"))
+
+
+class Context:
+    """A raw llama.cpp context on ``llm``'s weights, with room for ``seqs`` sequences, and one reusable batch."""
+
+    def __init__(self, llm: object, seqs: int, *, unified: bool, threads: int) -> None:
+        import llama_cpp
+
+        self.api = llama_cpp
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = 1024 * seqs
+        params.n_batch = params.n_ubatch = 512
+        params.n_seq_max = seqs
+        params.kv_unified = unified
+        params.n_threads = params.n_threads_batch = threads
+        params.no_perf = True
+        self.ctx = llama_cpp.llama_init_from_model(llm._model.model, params)  # type: ignore[attr-defined]
+        assert self.ctx, "llama.cpp could not create the context"
+        self.batch = llama_cpp.llama_batch_init(512, 0, seqs)
+        self.n_vocab = llm.n_vocab()  # type: ignore[attr-defined]
+
+    def decode(self, items: list[tuple[int, int, int]]) -> None:
+        """One ``llama_decode`` of ``(token, position, sequence)`` items; logits for every item."""
+        batch = self.batch
+        batch.n_tokens = len(items)
+        for i, (token, pos, seq) in enumerate(items):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, pos, 1, True
+            batch.seq_id[i][0] = seq
+        rc = self.api.llama_decode(self.ctx, batch)
+        assert rc == 0, f"llama_decode returned {rc}"
+
+    def logits(self, i: int) -> np.ndarray:
+        row = self.api.llama_get_logits_ith(self.ctx, i)
+        return np.ctypeslib.as_array(row, shape=(self.n_vocab,)).copy()
+
+    def close(self) -> None:
+        self.api.llama_batch_free(self.batch)
+        self.api.llama_free(self.ctx)
+
+
+def aggregate_tok_s(llm: object, prompt: list[int], seqs: int, mode: str, threads: int) -> float:
+    """Tokens/s over ``seqs`` sequences after a prompt each: "batch" (one context), "unified", or "turns"."""
+    one_context = mode in ("batch", "unified")
+    contexts = (
+        [Context(llm, seqs, unified=mode == "unified", threads=threads)]
+        if one_context
+        else [Context(llm, 1, unified=False, threads=threads) for _ in range(seqs)]
+    )
+    try:
+        for s in range(seqs):
+            ctx, seq = (contexts[0], s) if one_context else (contexts[s], 0)
+            ctx.decode([(t, i, seq) for i, t in enumerate(prompt)])
+        start = time.perf_counter()
+        for step in range(STEPS):
+            token, pos = prompt[step % len(prompt)], len(prompt) + step
+            if one_context:
+                contexts[0].decode([(token, pos, s) for s in range(seqs)])
+            else:
+                for ctx in contexts:
+                    ctx.decode([(token, pos, 0)])
+        return seqs * STEPS / (time.perf_counter() - start)
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+
+def neighbours_change_logits(llm: object, prompt: list[int], threads: int) -> tuple[bool, float, bool]:
+    """Sequence 0 decoded alone, then the same tokens beside 3 other sequences: identical logits?"""
+    runs = []
+    for company in (0, 3):
+        ctx = Context(llm, 4, unified=False, threads=threads)
+        try:
+            for s in range(1 + company):
+                ctx.decode([(t, i, s) for i, t in enumerate(prompt if s == 0 else prompt[::-1])])
+            for step in range(8):
+                pos = len(prompt) + step
+                ctx.decode([(prompt[step], pos, s) for s in range(1 + company)])
+            runs.append(ctx.logits(0))
+        finally:
+            ctx.close()
+    alone, together = runs
+    return bool(np.array_equal(alone, together)), float(np.abs(alone - together).max()), bool(
+        alone.argmax() == together.argmax()
+    )
+
+
+def sequences_main() -> None:
+    from llama_cpp import Llama
+
+    cores = default_threads()
+    llm = Llama(model_path=str(locate_model()), n_ctx=256, n_threads=cores, n_threads_batch=cores, verbose=False)
+    prompt = llm.tokenize(TEXT.encode())[:64]
+    for threads in sorted({1, cores}):
+        print(f"{SEQS} sequences x {STEPS} tokens after a 64-token prompt, {threads} thread(s), aggregate tok/s:")
+        for rep in range(int(os.environ.get("BENCH_SEQ_REPS", "2"))):
+            one = aggregate_tok_s(llm, prompt, 1, "turns", threads)
+            turns = aggregate_tok_s(llm, prompt, SEQS, "turns", threads)
+            batch = aggregate_tok_s(llm, prompt, SEQS, "batch", threads)
+            unified = aggregate_tok_s(llm, prompt, SEQS, "unified", threads)
+            print(f"  run {rep + 1}: one sequence {one:5.1f} | {SEQS} contexts in turns {turns:5.1f}"
+                  f" ({turns / one:.2f}x) | one context, per-sequence KV {batch:5.1f} ({batch / one:.2f}x)"
+                  f" | unified KV {unified:5.1f} ({unified / one:.2f}x)", flush=True)  # fmt: skip
+    same, diff, argmax = neighbours_change_logits(llm, prompt, cores)
+    print(f"a sequence decoded alone vs beside 3 others: identical logits: {same}; "
+          f"max difference {diff:.3g}; same argmax: {argmax}")  # fmt: skip
+
+
 if __name__ == "__main__":
-    main()
+    if os.environ.get("BENCH_PART", "all") in ("all", "tokens"):
+        main()
+    if os.environ.get("BENCH_PART", "all") in ("all", "sequences"):
+        sequences_main()

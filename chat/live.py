@@ -17,6 +17,9 @@ Who keeps an answer alive:
 * a finished answer stays readable for ``retention`` seconds (5 minutes by
   default), then the registry forgets it and its id is unknown.
 
+While nobody follows it, the turn's ``audience`` says so, and the embedded
+model serves answers someone is watching first.
+
 Everything here runs on one event loop; nothing blocks.
 """
 
@@ -131,6 +134,7 @@ class LiveAnswer:
         (a disconnect) detaches it, and the last one to leave starts the grace timer.
         """
         self.followers += 1
+        self.turn.audience.watched = True
         self._stop_grace()
         try:
             position = max(0, after)
@@ -145,6 +149,7 @@ class LiveAnswer:
         finally:
             self.followers -= 1
             if self.followers == 0 and not self.finished:
+                self.turn.audience.watched = False  # providers serve watched answers first
                 self._start_grace()
 
     def _moved_past(self, position: int) -> Callable[[], bool]:

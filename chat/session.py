@@ -25,7 +25,7 @@ from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
 from agents.faults import FaultInjector
 from agents.inputs import clean_input
 from agents.providers import registry
-from agents.providers.base import ChatMessage, Provider, TokenLogprob
+from agents.providers.base import Audience, ChatMessage, Provider, TokenLogprob
 from agents.runner import Runner
 from agents.stats import Clock
 from chat.keys import UserKeys
@@ -61,6 +61,8 @@ class Turn:
         #: The system prompt as the model gets it (screened by the input guardrails); ``None`` until screened.
         self.system_prompt: str | None = None
         self.runner = Runner.for_settings(provider, session.settings, clock=session.clock, faults=faults)
+        #: Whether anyone is watching the answer; a live answer with no follower clears it (``chat.live``).
+        self.audience = Audience()
         self._shown: list[str] = [continue_from] if continue_from else []
         self._final: Stats | None = None
         self._recorded = False
@@ -105,7 +107,7 @@ class Turn:
             return
         self.user_text = screened.text  # redacted: the model and the history see only this
         stages = stages_for(settings, self.provider)
-        params = settings.params()
+        params = dataclasses.replace(settings.params(), audience=self.audience)
         if self.extra_tokens:
             # The limit counts the whole answer; the cut-off part already used it up.
             limit = (params.max_tokens or self.extra_tokens) + self.extra_tokens

@@ -19,9 +19,6 @@ from chat.session import ChatSession
 from chat.settings import coerce
 from ui import fault_panel, guard_panel, keys_panel, panel
 
-#: Providers whose model is fixed by configuration, not chosen per chat.
-FIXED_MODEL = {"local": "the embedded model runs the GGUF file in LOCAL_MODEL_PATH"}
-
 
 @dataclass
 class Outcome:
@@ -71,8 +68,9 @@ def apply(session: ChatSession, values: Mapping[str, Any]) -> Outcome:
         if session.settings != before:
             out.applied.append(name)
     provider = session.settings.provider
-    if provider in FIXED_MODEL and session.settings.model:
-        out.refused.append(f"Model {session.settings.model!r}: {FIXED_MODEL[provider]}.")
+    fixed = registry.get(provider).fixed_model  # the provider says whether a model may be chosen
+    if fixed and session.settings.model:
+        out.refused.append(f"Model {session.settings.model!r}: {fixed}.")
         if "model" in out.applied:
             out.applied.remove("model")
         session.update(model=None)

@@ -1,4 +1,4 @@
-"""What a new chat shows first, and warming the embedded model."""
+"""What a new chat shows first, and warming its provider (the embedded model's weights)."""
 
 from __future__ import annotations
 
@@ -29,20 +29,20 @@ def greeting(session: ChatSession) -> str:
 
 
 def preload(session: ChatSession) -> None:
-    """Load the local model in the background so the first answer starts fast."""
-    if session.settings.provider != "local":
+    """Get the chat's provider ready in the background (its ``ProviderSpec.warm``), so the first answer starts fast."""
+    warm = registry.get(session.settings.provider).warm
+    if warm is None:
         return
-    from agents.providers.local import LocalProvider
-
-    provider = session.provider()
-    if not isinstance(provider, LocalProvider):
+    try:
+        provider = session.provider()
+    except ChatError:  # a missing key: the greeting and the first message say so
         return
 
     async def load() -> None:
         try:
-            await provider.engine.ensure_loaded()
+            await warm(provider)
         except Exception:  # the first message will show the error in one line
-            log.exception("preloading the local model failed")
+            log.exception("preloading the %s provider failed", session.settings.provider)
 
     task = asyncio.create_task(load())
     _background.add(task)

@@ -16,7 +16,7 @@ as its last item when the answer ended for a reason other than a natural stop
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
@@ -32,6 +32,24 @@ class ChatMessage:
     content: str
 
 
+class Audience:
+    """Whether anyone is watching an answer: the session sets it as viewers come and go, a provider reads it.
+
+    A provider that serves several answers with one model (the embedded one)
+    serves watched answers first; an answer still generating after its tab
+    closed waits for spare turns.  A plain attribute: reading it from a worker
+    thread needs no lock.
+    """
+
+    __slots__ = ("watched",)
+
+    def __init__(self, watched: bool = True) -> None:
+        self.watched = watched
+
+    def __repr__(self) -> str:
+        return f"Audience(watched={self.watched})"
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationParams:
     """Sampling parameters; ``None`` means the provider's own default."""
@@ -43,6 +61,8 @@ class GenerationParams:
     #: Ask for each token's log-probability (the hallucination check): providers that can yield ``Scored``.
     #: Off by default, so a server that rejects the option is never sent it unless the check is on.
     logprobs: bool = False
+    #: Who is watching the answer (it changes while the answer runs); ``None``: treated as watched.
+    audience: Audience | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +76,10 @@ class Finish:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """The answer has not started: it is queued behind ``ahead`` others, or (0) its prompt is being read."""
+    """The answer has not started: it is queued with ``ahead`` answers before it, or (``None``) its prompt is read."""
 
-    ahead: int
+    #: Answers queued before this one (0: it takes the next free slot); ``None``: not queued.
+    ahead: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

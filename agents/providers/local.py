@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.errors import BadRequest, ConfigError, ProviderError
 from agents.providers import llama_compat
-from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Scored, TokenLogprob, Waiting
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Scored, TokenLogprob, Waiting
 from agents.providers.logits import token_logprob
 from agents.providers.registry import ProviderSpec, register
 
@@ -79,6 +79,8 @@ DEFAULT_SLOTS = 4
 CHUNK = 64
 #: Messages looked at per step while trimming a long history, between checks of Stop.
 _TRIM_STEP = 32
+#: While any watched answer is active, unwatched ones get a step in one round out of this many.
+UNWATCHED_EVERY = 8
 
 
 def _env_count(name: str) -> int | None:
@@ -130,7 +132,7 @@ def locate_model() -> Path:
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Job:
     """One generation request, shared between the event loop and the worker."""
 
@@ -139,11 +141,27 @@ class _Job:
     continue_from: str
     emit: Callable[[object], None]
     stop: threading.Event = field(default_factory=threading.Event)
-    #: The place in the queue last reported to the job (worker side).
+    #: The number of answers queued before it, as last reported to the job (worker side; -1: none yet).
     ahead: int = -1
+
+    @property
+    def watched(self) -> bool:
+        """Whether someone is watching the answer (read on every round: a tab may close mid-answer)."""
+        audience = self.params.audience
+        return audience is None or audience.watched
 
 
 _DONE = object()
+
+
+def _in_line(queue: deque[_Job]) -> list[_Job]:
+    """The queue in the order it is served: watched answers first, then by arrival."""
+    return sorted(queue, key=lambda job: not job.watched)  # stable: arrival order within each group
+
+
+def _next_in_line(queue: deque[_Job]) -> _Job | None:
+    line = _in_line(queue)
+    return line[0] if line else None
 
 
 def _chunks(start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -190,21 +208,24 @@ def _message_hashes(messages: list[dict[str, str]]) -> list[int]:
     return [hash((m["role"], m["content"])) for m in messages]
 
 
-def _reusable(slot: _Slot, prompt: list[int], prefix: list[int]) -> int:
+def _reusable(slot: _Slot, prompt: list[int], prefix: list[int], *, exact: bool = True) -> int:
     """How much of ``slot``'s cache an answer to ``prompt`` (continuing after ``prefix``) may keep.
 
-    Only what an uncached run would have built identically: the prompt's full
-    canonical chunks, and, for the same prompt, the tokens generated after it
-    (an unbroken run evaluates those one at a time too).  At least the last
+    An exact (greedy) answer keeps only what an uncached run would have built
+    identically: the prompt's full canonical chunks, and, for the same prompt,
+    the tokens generated after it (an unbroken run evaluates those one at a
+    time too).  A sampled answer need not match an uncached run, so it keeps
+    every token the cache shares with it, the last answer's included: a
+    follow-up sent at once then evaluates only the new turn.  At least the last
     token is always evaluated again, so its logits are fresh.
     """
     full = prompt + prefix
     common = _common_prefix(slot.cached(), full)
-    if not (slot.prompt_len == len(prompt) and common >= len(prompt)):
+    if exact and not (slot.prompt_len == len(prompt) and common >= len(prompt)):
         common = min(common, slot.prompt_len // CHUNK * CHUNK, len(prompt) // CHUNK * CHUNK)
     if common >= len(full):
         common = len(full) - 1
-    if common < len(prompt):
+    if exact and common < len(prompt):
         common = common // CHUNK * CHUNK  # a prompt chunk is evaluated whole or not at all
     return common
 
@@ -309,6 +330,8 @@ class LocalModel:
         self._queue: deque[_Job] = deque()
         self._serving = False
         self._tick = 0
+        #: Rounds of steps since load (unwatched answers step in one round out of ``UNWATCHED_EVERY``).
+        self._round = 0
 
     # -- worker-thread side -------------------------------------------------
 
@@ -433,14 +456,14 @@ class LocalModel:
                 self._finish(entry, active)  # a stopped answer frees its slot before anyone is admitted
             while True:
                 with self._lock:
-                    head = self._queue[0] if self._queue else None
+                    head = _next_in_line(self._queue)
                 if head is None:
                     break
                 try:
                     slot = self._free_slot(head)
                 except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
                     with self._lock:
-                        self._queue.popleft()
+                        self._queue.remove(head)
                     typed = err if isinstance(err, ProviderError | ConfigError) else None
                     head.emit(typed or ProviderError(f"The local model failed to load: {err}", provider="local"))
                     head.emit(_DONE)
@@ -448,19 +471,20 @@ class LocalModel:
                 if slot is None:
                     break
                 with self._lock:
-                    self._queue.popleft()
+                    self._queue.remove(head)
                 if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
                     slot.postfill.close()
                     slot.postfill = None
                 slot.busy = True
                 active.append((head, slot, self._steps(head, slot)))
             with self._lock:
-                waiting = list(self._queue)
-            for place, job in enumerate(waiting, start=1):
-                if job.ahead != place:
-                    job.ahead = place
-                    job.emit(Waiting(place))
-            for entry in list(active):
+                waiting = _in_line(self._queue)
+            for ahead, job in enumerate(waiting):  # the answers queued before it, not counting itself
+                if job.ahead != ahead:
+                    job.ahead = ahead
+                    job.emit(Waiting(ahead))
+            self._round += 1
+            for entry in self._stepping(active):
                 job, slot, steps = entry
                 finished = False
                 try:
@@ -475,6 +499,18 @@ class LocalModel:
                     finished = True
                 if finished:
                     self._finish(entry, active)
+
+    def _stepping(self, active: list[tuple[_Job, _Slot, Step]]) -> list[tuple[_Job, _Slot, Step]]:
+        """The answers that get a step this round: watched ones first (issue 14, item 5).
+
+        While anyone watches an answer, answers nobody watches (their tab closed)
+        step in one round out of ``UNWATCHED_EVERY``: they slow down but never
+        stop, and run at full speed again when nothing watched is active.
+        """
+        watched = [entry for entry in active if entry[0].watched]
+        if not watched or self._round % UNWATCHED_EVERY == 0:
+            return list(active)
+        return watched
 
     def _finish(self, entry: tuple[_Job, _Slot, Step], active: list[tuple[_Job, _Slot, Step]]) -> None:
         job, slot, steps = entry
@@ -519,12 +555,12 @@ class LocalModel:
         if budget <= 0:
             job.emit(Finish("length", len(prefix)))
             return
-        yield from self._prefill(slot, prompt, prefix, job.stop)
+        temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
+        yield from self._prefill(slot, prompt, prefix, job.stop, exact=temperature == 0)
         if job.stop.is_set():
             return
         if params.seed is not None:
             llm.set_seed(params.seed)
-        temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         shown = [job.continue_from]
         generated = list(prefix)
@@ -631,28 +667,37 @@ class LocalModel:
             slot.prompt_len = stop
             yield
 
-    def _prefill(self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event) -> Step:
+    def _prefill(
+        self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event, *, exact: bool = True
+    ) -> Step:
         """Leave ``slot``'s cache as an uncached run would have built it, up to the last token of ``prefix``.
 
         Keeps the reusable part of the cache, evaluates the rest of the prompt in
         the canonical chunks (one step each), and the continued prefix one token
         at a time, as generation did.  ``generate`` then evaluates the prefix's
         last token itself, or samples at once after the prompt's last chunk.
+        A sampled answer (``exact=False``) keeps more of the cache (``_reusable``);
+        what it builds on a non-canonical part is not counted in ``prompt_len``,
+        so a later greedy answer never reuses it.
         """
         llm = slot.llm
-        keep = _reusable(slot, prompt, prefix)
+        keep = _reusable(slot, prompt, prefix, exact=exact)
+        greedy_keep = _reusable(slot, prompt, prefix)  # what an exact answer could keep: never more
+        canonical = keep == greedy_keep
         llama_compat.trim_cache(llm, keep)
-        slot.prompt_len = min(keep, slot.prompt_len)
+        slot.prompt_len = min(greedy_keep, slot.prompt_len)
         _set_threads(llm, self.threads.best)
         for start, end in _chunks(keep, len(prompt)):
             llm.eval(prompt[start:end])
             self.prompt_tokens_evaluated += end - start
-            slot.prompt_len = end
+            if canonical:
+                slot.prompt_len = end
             if end < len(prompt) or prefix:
                 yield
                 if stop.is_set():
                     return
-        slot.prompt_len = len(prompt)
+        if canonical:
+            slot.prompt_len = len(prompt)
         for i in range(max(keep, len(prompt)), len(prompt) + len(prefix) - 1):
             llm.eval([prefix[i - len(prompt)]])
 
@@ -731,7 +776,7 @@ class LocalModel:
         try:
             # Until the first token, silence is queueing or prompt reading, not a stall; the worker
             # reports a place in the queue (Waiting(n)) only if the answer really waits for a slot.
-            yield Waiting(0)
+            yield Waiting()
             while True:
                 item = await queue.get()
                 if item is _DONE:
@@ -795,8 +840,20 @@ def _build(model: str | None = None, **_: object) -> LocalProvider:
     return LocalProvider()
 
 
+async def _warm(provider: Provider) -> None:
+    if isinstance(provider, LocalProvider):
+        await provider.engine.ensure_loaded()
+
+
 register(
     ProviderSpec(
-        "local", _build, "Local (embedded SmolLM2-135M, no key)", "SmolLM2-135M-Instruct", order=0, logprobs="yes"
+        "local",
+        _build,
+        "Local (embedded SmolLM2-135M, no key)",
+        "SmolLM2-135M-Instruct",
+        order=0,
+        fixed_model="the embedded model runs the GGUF file in LOCAL_MODEL_PATH",
+        warm=_warm,
+        logprobs="yes",
     )
 )

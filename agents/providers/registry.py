@@ -9,7 +9,7 @@ Its factory takes what the provider needs, the model name and keyword options
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +19,8 @@ from agents.providers.base import Provider
 
 #: Builds a provider: ``factory(model, **options)``; ``model=None`` means the provider's default.
 Factory = Callable[..., Provider]
+#: Gets a provider ready ahead of its first answer (loads the embedded model's weights).
+Warm = Callable[[Provider], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,10 @@ class ProviderSpec:
     #: Whether it can report token log-probabilities (the hallucination check); "maybe" where the server or
     #: model decides (OpenAI-compatible servers, Gemini models), the panel then says so.
     logprobs: Literal["yes", "maybe", "no"] = "no"
+    #: Why no model can be chosen per chat (it is fixed by configuration); empty when one can.
+    fixed_model: str = ""
+    #: Run in the background when a chat starts with this provider, so its first answer starts fast.
+    warm: Warm | None = None
 
     def missing_key(self, keys: Mapping[str, str] | None = None) -> MissingKey | None:
         """The error to show when none of the provider's env vars is set, else ``None``.

@@ -83,7 +83,7 @@ async def test_a_queued_answer_is_told_its_place_until_it_starts(one_slot: Local
     while not any(isinstance(e, Notice) and e.kind == "waiting" for e in events):
         await anext(story)  # the story goes on; the question waits for the only slot
     notice = next(e for e in events if isinstance(e, Notice))
-    assert notice.message == "waiting for the model (1 ahead)" and notice.data == {"ahead": 1}
+    assert notice.message == "waiting for the model (next in line)" and notice.data == {"ahead": 0}
     await story.aclose()  # Stop on the story: the question gets the slot
     await waiting_task
     done = events[-1]
@@ -154,7 +154,7 @@ async def test_a_continuation_after_its_cache_was_evicted_matches_the_unbroken_a
 
 async def test_the_local_model_marks_an_answer_cut_by_the_limit(two_slots: LocalModel) -> None:
     items = [p async for p in two_slots.stream(STORY, GenerationParams(temperature=0.0, max_tokens=8))]
-    assert items[0] == Waiting(0) and items[-1] == Finish("length", 8)
+    assert items[0] == Waiting() and items[-1] == Finish("length", 8)
     runner = Runner(LocalProvider(two_slots))
     events = [e async for e in runner.run(STORY, GenerationParams(temperature=0, max_tokens=8))]
     done = events[-1]

@@ -62,8 +62,12 @@ async def test_waiting_longer_than_the_stall_timeout_is_not_a_stall() -> None:
     assert isinstance(done, Done) and done.text == "Seven." and done.stats.retries == 0
     assert provider.calls == [""], "no retry re-sent the prompt"
     notices = [(e.kind, e.message) for e in events if isinstance(e, Notice)]
-    assert notices == [("waiting", "waiting for the model (2 ahead)"), ("waiting", "waiting for the model (1 ahead)")]
-    assert isinstance(events[2], TextDelta), "the place in the queue is shown before the first token"
+    assert notices == [
+        ("waiting", "waiting for the model (2 ahead)"),
+        ("waiting", "waiting for the model (1 ahead)"),
+        ("waiting", "waiting for the model (next in line)"),  # none before it: it takes the next free slot
+    ]
+    assert isinstance(events[3], TextDelta), "the place in the queue is shown before the first token"
 
 
 async def test_silence_after_the_first_token_is_still_a_stall() -> None:

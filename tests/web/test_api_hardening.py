@@ -24,6 +24,7 @@ import pytest
 
 from agents.errors import ConfigError, InvalidSetting
 from agents.events import Event, Stats, TextDelta
+from agents.providers.base import Audience
 from chat.live import LiveAnswers
 from chat.settings import Settings, coerce
 from tests.webapp import ROOT, SCRUBBED_ENV, TOKEN, App, free_port, running_app
@@ -89,6 +90,7 @@ class _BrokenTurn:
     """A turn whose stream fails with a bug after one piece of text."""
 
     stats: Stats | None = None
+    audience = Audience()  # a live answer says whether anyone watches it (issue 14, item 5)
 
     async def run(self, handle: Callable[[Event], Awaitable[None]]) -> None:
         await handle(TextDelta("partial", 0))

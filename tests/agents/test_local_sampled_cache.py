@@ -1,0 +1,87 @@
+"""A sampled follow-up sent at once reuses the whole cache; greedy answers after it stay exact (issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Iterator
+
+import pytest
+
+from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.local import LocalModel, locate_model
+
+pytestmark = pytest.mark.model
+
+SYSTEM = ChatMessage("system", "You are a helpful assistant.")
+STORY = [SYSTEM, ChatMessage("user", "Write a long story about a lighthouse keeper and a storm.")]
+TALE = [SYSTEM, ChatMessage("user", "Tell me a story about a fox and a crow.")]
+SAMPLED = GenerationParams(temperature=0.7, seed=3, max_tokens=100)
+GREEDY = GenerationParams(temperature=0.0, max_tokens=24)
+
+
+@pytest.fixture(scope="module")
+def two_slots() -> Iterator[LocalModel]:
+    model = LocalModel(locate_model(), slots=2)
+    yield model
+    model.close()
+
+
+async def text_of(stream: AsyncGenerator[Piece, None]) -> str:
+    return "".join([p async for p in stream if isinstance(p, str)])
+
+
+async def first_text(stream: AsyncGenerator[Piece, None]) -> None:
+    async for item in stream:
+        if isinstance(item, str) and item:
+            return
+
+
+def then(messages: list[ChatMessage], answer: str, question: str) -> list[ChatMessage]:
+    return [*messages, ChatMessage("assistant", answer), ChatMessage("user", question)]
+
+
+async def test_a_sampled_follow_up_sent_at_once_evaluates_only_the_new_turn(two_slots: LocalModel) -> None:
+    # Another answer keeps the worker busy, so it never re-evaluates the first answer while idle (_postfill).
+    story = two_slots.stream(STORY, GenerationParams(temperature=0.0, max_tokens=400))
+    await first_text(story)
+    try:
+        first = await text_of(two_slots.stream(TALE, SAMPLED))
+        assert len(first) > 200, "the first answer must be long enough for the count below to mean something"
+        second_turn = then(TALE, first, "Give it a title.")
+        before = two_slots.prompt_tokens_evaluated
+        second = await text_of(two_slots.stream(second_turn, SAMPLED))
+        evaluated = two_slots.prompt_tokens_evaluated - before
+        assert second.strip()
+        assert evaluated < 48, f"only the new turn is evaluated, not the previous answer again ({evaluated} tokens)"
+
+        # A greedy answer in the same slot afterwards keeps only the canonical cache: it matches a cold run.
+        third_turn = then(second_turn, second, "Now say it in one sentence.")
+        cached = await text_of(two_slots.stream(third_turn, GREEDY))
+    finally:
+        await story.aclose()
+    fresh = LocalModel(locate_model(), slots=1)
+    try:
+        cold = await text_of(fresh.stream(third_turn, GREEDY))
+    finally:
+        fresh.close()
+    assert cached == cold
+
+
+async def test_a_greedy_follow_up_still_evaluates_the_answer_in_canonical_chunks(two_slots: LocalModel) -> None:
+    story = two_slots.stream(STORY, GenerationParams(temperature=0.0, max_tokens=400))
+    await first_text(story)
+    try:
+        first = await text_of(two_slots.stream(TALE, GenerationParams(temperature=0.0, max_tokens=100)))
+        follow = then(TALE, first, "Give it a title.")
+        before = two_slots.prompt_tokens_evaluated
+        cached = await text_of(two_slots.stream(follow, GREEDY))
+        evaluated = two_slots.prompt_tokens_evaluated - before
+    finally:
+        await story.aclose()
+    assert evaluated >= 64, "a greedy answer re-evaluates what generation built one token at a time"
+    fresh = LocalModel(locate_model(), slots=1)
+    try:
+        assert cached == await text_of(fresh.stream(follow, GREEDY))
+    finally:
+        fresh.close()
+    await asyncio.sleep(0)
