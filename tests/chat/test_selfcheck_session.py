@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agents.errors import InvalidSetting, ConnectionLost
+from agents.errors import ConnectionLost, InvalidSetting
 from agents.events import Done, Event, SelfChecked
 from agents.providers.base import ChatMessage, GenerationParams, Scored
 from agents.selfcheck import DEFAULT_THRESHOLD
