@@ -95,10 +95,11 @@ async def test_done_reaches_followers_before_the_first_sample_finishes() -> None
     answer = LiveAnswers(grace=5, retention=0).start(session.start("Capital of France?"), selfcheck=True)
     seen: list[Event] = []
     events = answer.follow()
-    async for _, event in events:
-        seen.append(event)
-        if isinstance(event, Done):
-            break
+    async with asyncio.timeout(10):  # a Done held back until the samples end would never come: fail, not hang
+        async for _, event in events:
+            seen.append(event)
+            if isinstance(event, Done):
+                break
     # Done is here while the samples are still held: the self-check has not delayed it.
     await asyncio.wait_for(provider.started.wait(), 5)
     assert not answer.finished and not any(isinstance(e, SelfChecked) for e in answer.log)

@@ -99,3 +99,4 @@ def test_invalid_selfcheck_values_are_refused(app: App, value: object) -> None:
     assert response.status_code == 400
     message = response.json()["error"]
     assert "selfcheck" in message and "\n" not in message
+    assert "Unknown field" not in message  # the field is known: its value is what is refused
