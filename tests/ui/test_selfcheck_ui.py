@@ -66,3 +66,17 @@ async def test_the_panel_has_the_box_and_refuses_a_bad_count(ui: SocketRecorder)
     assert app._session().settings.selfcheck == 3  # the old value stays
     errors = [m["output"] for m in ui.messages() if m.get("name") == "Error" or m.get("author") == "Error"]
     assert errors and "selfcheck" in errors[-1] and "\n" not in errors[-1].strip()
+
+
+async def test_stop_and_the_end_of_the_chat_cancel_a_running_self_check(ui: SocketRecorder) -> None:
+    for handler in (app.stop, app.end):
+        slow = SlowSamples()
+        scripted(2, slow)
+        await app.message(cl.Message(content="What is the capital of France?"))
+        task = app._session().selfcheck
+        assert task is not None
+        await asyncio.wait_for(slow.started.wait(), 5)
+        await handler()
+        await asyncio.wait({task})
+        assert task.cancelled(), handler
+        assert all(call.closed for call in slow.inner.calls[1:])
