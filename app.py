@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 from agents.errors import ChatError, MissingKey
 from chat.session import ChatSession
-from ui import guard_panel, keys_panel, live_view, panel, persistence, resume, threads
+from ui import guard_panel, keys_panel, live_view, panel, persistence, resume, selfcheck, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
 from ui.catch_up import catch_up
@@ -48,6 +48,14 @@ async def resume_thread(thread: ThreadDict) -> None:
 @cl.on_chat_end
 async def end() -> None:
     live_view.abandon(context.session.thread_id)
+    if (session := _session()) is not None:
+        selfcheck.stop(session)
+
+
+@cl.on_stop
+async def stop() -> None:
+    if (session := _session()) is not None:
+        selfcheck.stop(session)
 
 
 @cl.on_settings_update
@@ -88,6 +96,7 @@ async def message(msg: cl.Message) -> None:
         await show_error(err)
         return
     await live_view.play(session, turn, for_id=msg.id, asked=msg)
+    selfcheck.start(turn)  # after Done was shown, off the answer's task; the next question cancels it
     await persistence.announce()  # history became unavailable, or is back: one line
 
 

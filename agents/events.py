@@ -180,4 +180,39 @@ class Failed:
     stats: Stats
 
 
-Event = TextDelta | Replace | Notice | Done | Failed
+@dataclass(frozen=True, slots=True)
+class SelfChecked:
+    """The optional self-check of an answer (``agents.selfcheck``), sent after its ``Done``, off the stream.
+
+    ``agreement`` is ``None`` when the check could not run (``error`` says why):
+    such an answer is unchecked and counts as flagged, never as a pass.
+    """
+
+    agreement: float | None
+    flagged: bool
+    threshold: float
+    #: Samples asked for.
+    samples: int
+    #: Requests made to the provider (every sample's, a failed one's too).
+    requests: int
+    #: Tokens the samples cost, when the provider reports them; else ``None``.
+    tokens: int | None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the SSE ``selfcheck`` event, the CLI's ``--stats``)."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """One line for a reader: agreement and verdict, then the cost."""
+        tokens = "tokens not reported" if self.tokens is None else f"{self.tokens} tokens"
+        plural = "request" if self.requests == 1 else "requests"
+        cost = f"{self.requests} {plural}, {tokens}"
+        if self.agreement is None:
+            return f"self-check failed: {self.error}; the answer is unchecked ({cost})"
+        verdict = f"flagged: below {self.threshold:g}" if self.flagged else "not flagged"
+        return f"self-check: agreement {self.agreement:.2f} over {self.samples} samples, {verdict} ({cost})"
+
+
+#: A stream's events; ``SelfChecked`` only ever follows an answer's ``Done``, in a log that asked for it.
+Event = TextDelta | Replace | Notice | Done | Failed | SelfChecked

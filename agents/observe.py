@@ -12,6 +12,9 @@ ends, records its final ``Stats``:
     chat_retries_total / chat_resumes_total    resume-on-error activity
     chat_guardrail_verdicts_total{rule,action} guardrail verdicts
     chat_answer_confidence{provider}           the hallucination check's confidence (histogram, 0 to 1)
+    chat_selfcheck_agreement{provider}         the optional self-check's agreement (histogram, 0 to 1)
+    chat_selfchecks_total{provider,result}     self-checks run: passed, flagged or failed
+    chat_selfcheck_tokens_total{provider}      tokens the self-check's extra samples cost
     chat_errors_total{kind}                    failed answers, by ``ChatError.kind``
     chat_active_streams                        answers streaming right now
     chat_http_rejections_total{status}         API requests refused with a 4xx
@@ -48,7 +51,7 @@ from prometheus_client import (
 )
 
 from agents.errors import ChatError
-from agents.events import Event, Failed, Stats
+from agents.events import Event, Failed, SelfChecked, Stats
 
 log = logging.getLogger("agents.answers")
 
@@ -81,6 +84,20 @@ CONFIDENCE = Histogram(
     ["provider"],
     buckets=_CONFIDENCE_BUCKETS,
     registry=REGISTRY,
+)
+SELFCHECK_AGREEMENT = Histogram(
+    "chat_selfcheck_agreement",
+    "How well the self-check's samples agreed with each answer (failed self-checks are left out).",
+    ["provider"],
+    buckets=_CONFIDENCE_BUCKETS,
+    registry=REGISTRY,
+)
+SELFCHECKS = Counter(
+    "chat_selfchecks", "Self-checks run, by result (passed, flagged, failed).", ["provider", "result"],
+    registry=REGISTRY,
+)  # fmt: skip
+SELFCHECK_TOKENS = Counter(
+    "chat_selfcheck_tokens", "Tokens the self-check's extra samples cost.", ["provider"], registry=REGISTRY
 )
 TOKENS = Counter("chat_tokens", "Tokens streamed.", ["provider"], registry=REGISTRY)
 RETRIES = Counter("chat_retries", "Retries after a retryable provider error.", ["provider"], registry=REGISTRY)
@@ -134,6 +151,18 @@ def record(stats: Stats, error: ChatError | None = None) -> None:
         ERRORS.labels(kind=_label(error.kind)).inc()
     if log.isEnabledFor(logging.INFO):
         log.info(log_line(stats, error))
+
+
+def self_checked(provider: str, result: SelfChecked) -> None:
+    """Count one self-check: its agreement, its result and the tokens it cost."""
+    label = _label(provider)
+    if result.agreement is None:
+        SELFCHECKS.labels(provider=label, result="failed").inc()
+    else:
+        SELFCHECK_AGREEMENT.labels(provider=label).observe(result.agreement)
+        SELFCHECKS.labels(provider=label, result="flagged" if result.flagged else "passed").inc()
+    if result.tokens:
+        SELFCHECK_TOKENS.labels(provider=label).inc(result.tokens)
 
 
 def log_line(stats: Stats, error: ChatError | None = None, *, content: bool | None = None) -> str:

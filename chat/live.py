@@ -34,6 +34,7 @@ from dataclasses import replace
 
 from agents.errors import InternalError
 from agents.events import Done, Event, Failed, Replace, Stats, TextDelta
+from chat import selfcheck
 from chat.session import Turn
 
 DEFAULT_GRACE_S = 30.0
@@ -61,9 +62,13 @@ def new_id() -> str:
 class LiveAnswer:
     """One answer being generated: its event log, its followers and its producer task."""
 
-    def __init__(self, answer_id: str, turn: Turn, *, grace: float, on_end: Callable[[LiveAnswer], None]) -> None:
+    def __init__(
+        self, answer_id: str, turn: Turn, *, grace: float, on_end: Callable[[LiveAnswer], None], selfcheck: bool = False
+    ) -> None:
         self.id = answer_id
         self.turn = turn
+        #: Run the session's self-check after ``Done`` and log its ``SelfChecked`` (the HTTP API's streams).
+        self.selfcheck = selfcheck
         self.grace = grace
         #: Every event so far; event number N (as sent to clients) is ``log[N - 1]``.
         self.log: list[Event] = []
@@ -105,6 +110,8 @@ class LiveAnswer:
     async def _produce(self) -> None:
         try:
             await self.turn.run(self._append)
+            if self.selfcheck and selfcheck.wanted(self.turn):  # Done is in the log already: followers have it
+                await self._append(await selfcheck.check(self.turn))
         except asyncio.CancelledError:
             # Cancelled (Stop, DELETE, grace expired): followers still get a typed end.
             if not self.log or not isinstance(self.log[-1], Done | Failed):
@@ -190,12 +197,15 @@ class LiveAnswers:
         self._answers: dict[str, LiveAnswer] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
 
-    def start(self, turn: Turn, answer_id: str | None = None) -> LiveAnswer:
-        """Run ``turn`` as a live answer; raises ``KeyError`` if ``answer_id`` is taken."""
+    def start(self, turn: Turn, answer_id: str | None = None, *, selfcheck: bool = False) -> LiveAnswer:
+        """Run ``turn`` as a live answer; raises ``KeyError`` if ``answer_id`` is taken.
+
+        ``selfcheck``: the answer's self-check (if its settings ask for one) runs after ``Done``, in the log.
+        """
         answer_id = answer_id or new_id()
         if answer_id in self._answers:
             raise KeyError(answer_id)
-        answer = LiveAnswer(answer_id, turn, grace=self.grace, on_end=self._ended)
+        answer = LiveAnswer(answer_id, turn, grace=self.grace, on_end=self._ended, selfcheck=selfcheck)
         self._answers[answer_id] = answer
         return answer
 

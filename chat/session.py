@@ -12,6 +12,7 @@ hold the figures and the partial answer.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -66,6 +67,8 @@ class Turn:
         self._shown: list[str] = [continue_from] if continue_from else []
         self._final: Stats | None = None
         self._recorded = False
+        #: The messages the answer was generated from (set when it starts): what a self-check asks again.
+        self.prompt: list[ChatMessage] = []
 
     @property
     def text(self) -> str:
@@ -112,8 +115,9 @@ class Turn:
             # The limit counts the whole answer; the cut-off part already used it up.
             limit = (params.max_tokens or self.extra_tokens) + self.extra_tokens
             params = dataclasses.replace(params, max_tokens=limit)
+        self.prompt = self.messages()
         run = self.runner.run(
-            self.messages(), params, continue_from=self.continue_from, continue_tokens=self.continue_tokens
+            self.prompt, params, continue_from=self.continue_from, continue_tokens=self.continue_tokens
         )
         events = apply(run, stages)
         try:
@@ -177,6 +181,13 @@ class ChatSession:
         self._keys_version = 0  # the ``keys.version`` the provider was built with
         #: The latest turn started, so ``continue_last`` can carry on its answer.
         self.last_turn: Turn | None = None
+        #: The last answer's self-check while it runs (``chat.selfcheck``); a new question cancels it.
+        self.selfcheck: asyncio.Task[Any] | None = None
+
+    def cancel_selfcheck(self) -> bool:
+        """Stop the last answer's self-check if it is still running (a new question, Stop, the session ends)."""
+        task, self.selfcheck = self.selfcheck, None
+        return task is not None and task.cancel()
 
     def provider(self) -> Provider:
         """The provider for the current settings, built once per distinct configuration."""
@@ -200,6 +211,7 @@ class ChatSession:
     def start(self, user_text: str) -> Turn:
         """Check the message and the provider; raises ``InputError`` / ``ConfigError``."""
         text = clean_input(user_text, self.settings.max_input_chars)
+        self.cancel_selfcheck()
         self.last_turn = Turn(self, text, self.provider())
         return self.last_turn
 
@@ -214,6 +226,7 @@ class ChatSession:
         """
         if len(self.history) < 2 or self.history[-1].role != "assistant" or self.history[-2].role != "user":
             raise InputError("There is no answer to continue: send a message first.")
+        self.cancel_selfcheck()
         answer = self.history.pop()
         question = self.history.pop()
         last = self.last_turn

@@ -18,6 +18,9 @@ from agents.providers.base import GenerationParams
 from agents.settings import FLOAT_FIELDS, INT_FIELDS, NUMERIC_FIELDS, RunSettings
 from guardrails import config as guard_config
 
+#: Most self-check samples per answer: each is one more request and about the answer's tokens again.
+MAX_SELFCHECK = 10
+
 
 @dataclass(frozen=True, slots=True)
 class Settings(RunSettings):
@@ -27,11 +30,18 @@ class Settings(RunSettings):
     guards: tuple[tuple[str, str], ...] = ()
     #: How guarded text reaches the user: ``hold_back`` (only once cleared) or ``stream_first``.
     release: str = "hold_back"
+    #: Self-check samples asked for after each answer (``agents.selfcheck``); 0 (default) is off.  A setting of
+    #: its own, not an option of the hallucination guardrail: ``GUARDS`` splits on commas and a guard takes one
+    #: number, and the self-check needs no log-probabilities, so it works with a provider the guard cannot check.
+    selfcheck: int = 0
 
     def __post_init__(self) -> None:
         RunSettings.__post_init__(self)  # not super(): slotted dataclasses break the zero-argument form
         object.__setattr__(self, "guards", guard_config.parse_specs(self.guards))  # raises InvalidSetting
         guard_config.validate(self.guards, self.release)
+        samples = self.selfcheck
+        if isinstance(samples, bool) or not isinstance(samples, int) or not 0 <= samples <= MAX_SELFCHECK:
+            raise InvalidSetting("selfcheck", samples, f"a whole number of samples from 0 (off) to {MAX_SELFCHECK}")
 
     @property
     def checks_confidence(self) -> bool:
@@ -50,12 +60,14 @@ class Settings(RunSettings):
             out["guards"] = guards
         if release := os.environ.get("GUARD_RELEASE"):
             out["release"] = release
+        if (samples := os.environ.get("SELFCHECK", "").strip()) != "":
+            out.update(coerce({"selfcheck": samples}))
         return out
 
 
 #: Fields where a blank means "the provider's default" (``None``).
 _OPTIONAL = frozenset({"model", "temperature", "max_tokens", "seed"})
-_INTEGERS = INT_FIELDS
+_INTEGERS = INT_FIELDS | {"selfcheck"}
 _NUMBERS = FLOAT_FIELDS
 
 
@@ -85,7 +97,7 @@ def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = _blank_value(name)
             continue
         try:
-            if name in NUMERIC_FIELDS and isinstance(value, bool):
+            if name in NUMERIC_FIELDS | _INTEGERS and isinstance(value, bool):
                 raise TypeError  # ``True`` is an int to Python, but no one means 1 by it
             if name in _INTEGERS:
                 as_float = float(value)

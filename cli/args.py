@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(hallucination: flag|block[:THRESHOLD]); repeatable",
     )  # fmt: skip
     p.add_argument("--release", choices=("hold_back", "stream_first"), help="how guarded text is shown")
+    p.add_argument(
+        "--selfcheck", metavar="N",
+        help="after the answer, sample it N more times and report their agreement (costs N requests; default 0: off)",
+    )  # fmt: skip
     p.add_argument("--stats", action="store_true", help="print the answer's stats as JSON on stderr's last line")
     return p
 
@@ -72,5 +76,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "buffer": args.buffer,
         "guards": args.guard,
         "release": args.release,
+        "selfcheck": args.selfcheck,
     }
     return Settings.from_env(**coerce({k: v for k, v in raw.items() if v is not None}))

@@ -9,6 +9,8 @@ Exit codes: 0 complete; 1 the provider failed; 2 usage or configuration error
 3 blocked by a guardrail (the block line is printed);
 4 gave up resuming a broken stream (the partial answer stays on stdout).
 With --guard, stdout gets only text the guardrails cleared (--release hold_back, the default).
+With --selfcheck N, a complete answer is then sampled N more times: one "[self-check: ...]" line on
+stderr, after the answer (and a "selfcheck" object in the --stats JSON).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import sys
 from typing import TextIO
 
 from agents.errors import ChatError, ConfigError, InputError
-from agents.events import Done, Event, Failed, Notice, Replace, Stats, TextDelta
+from agents.events import Done, Event, Failed, Notice, Replace, SelfChecked, Stats, TextDelta
+from chat import selfcheck
 from chat.session import ChatSession
 from cli import compare
 from cli.args import (
@@ -42,6 +45,8 @@ class ConsoleSink:
         self.out = out
         self.err = err
         self.failed: ChatError | None = None
+        #: The last answer's self-check, when one ran.
+        self.checked: SelfChecked | None = None
         self._column = 0
         self._notice_ended_line = False  # a notice already broke stdout's current line on stderr
 
@@ -82,13 +87,21 @@ class ConsoleSink:
 
 
 async def answer(session: ChatSession, prompt: str, sink: ConsoleSink) -> tuple[int, Stats | None]:
-    """Stream one answer to ``sink``; returns the exit code and the stats."""
+    """Stream one answer to ``sink``, then its self-check if asked for; returns the exit code and the stats."""
     turn = session.start(prompt)
     try:
         stats = await turn.run(sink.handle)
     except asyncio.CancelledError:  # Ctrl-C: the stream is closed, the partial answer stays
         sink._newline()
         return EXIT_INTERRUPTED, turn.stats
+    if selfcheck.wanted(turn):  # after the answer is printed whole: it never delays it
+        try:
+            sink.checked = await selfcheck.check(turn)
+        except asyncio.CancelledError:  # Ctrl-C during the self-check: the answer stands, unchecked
+            sink.err.write("[self-check cancelled]\n")
+            return EXIT_INTERRUPTED, stats
+        sink.err.write(f"[{sink.checked.line()}]\n")
+        sink.err.flush()
     if sink.failed is not None:
         sink.err.write(f"error: {sink.failed}\n")
         sink.failed = None
@@ -98,9 +111,12 @@ async def answer(session: ChatSession, prompt: str, sink: ConsoleSink) -> tuple[
     return EXIT_OK, stats
 
 
-def _print_stats(stats: Stats | None, err: TextIO) -> None:
+def _print_stats(stats: Stats | None, err: TextIO, checked: SelfChecked | None = None) -> None:
     if stats is not None:
-        err.write(json.dumps(stats.to_dict()) + "\n")
+        figures = stats.to_dict()
+        if checked is not None:
+            figures["selfcheck"] = checked.to_dict()
+        err.write(json.dumps(figures) + "\n")
         err.flush()
 
 
@@ -108,7 +124,7 @@ def _run_once(session: ChatSession, prompt: str, args: argparse.Namespace) -> in
     sink = ConsoleSink(sys.stdout, sys.stderr)
     code, stats = asyncio.run(answer(session, prompt, sink))
     if args.stats:
-        _print_stats(stats, sys.stderr)
+        _print_stats(stats, sys.stderr, sink.checked)
     return code
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from chainlit.input_widget import InputWidget, Select, TextInput
 
 from agents.providers import registry
-from chat.settings import Settings
+from chat.settings import MAX_SELFCHECK, Settings
 from guardrails import base
 from guardrails.config import OFF, RELEASES
 from guardrails.hallucination import NAME as HALLUCINATION
@@ -23,12 +23,14 @@ PREFIX = "guard_"
 #: The option boxes' ids: ``guardopt_NAME`` (not under ``PREFIX``, which names the selects).
 OPTION_PREFIX = "guardopt_"
 DEFAULT = "default"
+#: The self-check's box: samples per answer (``Settings.selfcheck``).
+SELFCHECK = "selfcheck"
 
 
 def field_ids() -> tuple[str, ...]:
     """The widget ids this module owns."""
     options = [OPTION_PREFIX + name for name in base.names() if base.get(name).option]
-    return (*(PREFIX + name for name in base.names()), *options, "release")
+    return (*(PREFIX + name for name in base.names()), *options, "release", SELFCHECK)
 
 
 def confidence_note(settings: Settings) -> str:
@@ -85,6 +87,13 @@ def widgets(settings: Settings) -> list[InputWidget]:
             id="release", label="Guarded text is shown",
             items={"When cleared (hold back)": "hold_back", "At once, corrected after (stream first)": "stream_first"},
             initial_value=settings.release if settings.release in RELEASES else "hold_back",
+        )
+    )  # fmt: skip
+    out.append(
+        TextInput(
+            id=SELFCHECK, label=f"Self-check: samples after each answer, 0 (off) to {MAX_SELFCHECK}",
+            initial=str(settings.selfcheck), placeholder="0",
+            description="each sample is one more request, about the answer's tokens again; blank: off",
         )
     )  # fmt: skip
     return out

@@ -18,7 +18,7 @@ from typing import Any
 
 import chainlit as cl
 
-from agents.events import Stats
+from agents.events import SelfChecked, Stats
 from ui import verdicts as verdict_table
 from ui.markdown import escape
 
@@ -27,6 +27,7 @@ CUT_OFF = "Cut off"
 ERROR = "Error"
 STATS = "Stats"
 CONFIDENCE = "Confidence"
+SELF_CHECK = "Self-check"
 _KEY = "answer-notes"
 #: The verdict actions of the hallucination check that the Confidence step explains.
 _UNCHECKED = "unchecked"
@@ -91,7 +92,7 @@ class AnswerNotes:
 
     async def carry_on(self) -> None:
         """The answer carries on (Continue): its error and give-up notice no longer hold."""
-        for name in (ERROR, RESUME, CUT_OFF, CONFIDENCE):
+        for name in (ERROR, RESUME, CUT_OFF, CONFIDENCE, SELF_CHECK):
             if (step := self._steps.pop(name, None)) is not None:
                 await step.remove()
 
@@ -107,6 +108,11 @@ class AnswerNotes:
         if stats is not None and (markdown := confidence_markdown(text, stats)):
             await self._show(CONFIDENCE, markdown, default_open=bool(stats.flagged) or stats.confidence is None)
 
+    async def self_check(self, result: SelfChecked) -> None:
+        """The optional self-check's line: agreement, flagged or not, and its cost; a failure is an error line."""
+        await self._show(SELF_CHECK, escape(result.line()), default_open=result.flagged,
+                         is_error=result.agreement is None)  # fmt: skip
+
     async def _show(self, name: str, output: str, *, default_open: bool = False, is_error: bool = False) -> None:
         step = self._steps.get(name)
         if step is None:
@@ -119,6 +125,12 @@ class AnswerNotes:
             return
         step.output = output
         await step.update()
+
+
+def latest() -> AnswerNotes | None:
+    """The notes of the session's latest answer (the one a sink last rendered), if any."""
+    notes: AnswerNotes | None = cl.user_session.get(_KEY)
+    return notes
 
 
 def for_message(message_id: str) -> AnswerNotes:

@@ -144,7 +144,7 @@ def _stream(request: ChatRequest, http: Request) -> Response:
         turn = open_turn(request)
     except RequestError as err:
         return _refuse(err.status, err.message)
-    return _follow(live.start(turn, wanted), 0)
+    return _follow(live.start(turn, wanted, selfcheck=True), 0)
 
 
 async def stream_resume(request: Request) -> Response:

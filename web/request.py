@@ -34,6 +34,7 @@ FIELDS: Mapping[str, str] = {
     "guards": "guards",
     "release": "release",
     "fault": "fault",
+    "selfcheck": "selfcheck",
 }
 #: Fields that must be strings (numbers may also come as strings; ``coerce`` parses them).
 TEXT_FIELDS = frozenset({"provider", "model", "system", "buffer", "release", "fault"})

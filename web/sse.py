@@ -9,12 +9,15 @@ One event becomes one SSE frame with its number in the answer (``id: N``,
     event: notice     data: {"kind": "...", "message": "...", "data": {...}}
     event: done       data: {<stats>}                          the answer ended (complete, cancelled, blocked)
     event: error      data: {"message": "...", "kind": "...", "stats": {<stats>}}
+    event: selfcheck  data: {"agreement": 0.8, "flagged": false, ...}  after ``done``, when asked for
 
 ``json.dumps`` escapes newlines, so a data line can never be split, whatever
 the text holds, and a lone surrogate is written as its JSON escape.  ``error``
 is also used for a request refused after the stream started (there is none
 today: requests are validated before the first byte), and for a server fault
-mid-stream: a stream always ends with ``done`` or ``error``.
+mid-stream: an answer always ends with ``done`` or ``error``.  A request with
+``selfcheck`` gets one more event after ``done``, ``selfcheck``, when the check
+ends (``chat.selfcheck``); the stream closes after it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents.events import Done, Event, Failed, Notice, Replace, TextDelta
+from agents.events import Done, Event, Failed, Notice, Replace, SelfChecked, TextDelta
 
 MEDIA_TYPE = "text/event-stream"
 
@@ -57,6 +60,8 @@ def encode(event: Event, event_id: int | None = None) -> bytes:
             return frame("done", stats.to_dict(), event_id)
         case Failed(error=error, stats=stats):
             return frame("error", {"message": str(error), "kind": error.kind, "stats": stats.to_dict()}, event_id)
+        case SelfChecked():
+            return frame("selfcheck", event.to_dict(), event_id)
     raise TypeError(f"not an event: {event!r}")
 
 
