@@ -38,8 +38,8 @@ CONTINUATIONS = {
 ANSWER = "".join(FIRST)
 
 
-async def run(provider: Provider, faults: FaultInjector | None = None) -> list[Event]:
-    runner = Runner(provider, clock=FakeClock(), sleep=RecordingSleep(), faults=faults, stall_timeout=10)
+async def run(provider: Provider, faults: FaultInjector | None = None, stall_timeout: float = 10) -> list[Event]:
+    runner = Runner(provider, clock=FakeClock(), sleep=RecordingSleep(), faults=faults, stall_timeout=stall_timeout)
     return [e async for e in runner.run(MESSAGES, PARAMS)]
 
 
@@ -81,7 +81,9 @@ def llama() -> Iterator[LlamaServer]:
 @pytest.mark.model
 async def test_a_real_openai_compatible_server_continues_a_broken_answer_without_a_repeat(llama: LlamaServer) -> None:
     provider = OpenAIProvider("smollm2", base_url=llama.base_url)
-    events = await run(provider, FaultInjector(FaultSpec("disconnect", "once", at=8)))
+    # A real server on a loaded 2-core machine can go quiet for over 10 s while it reads the continuation's
+    # prompt; a stall retry there would add a notice this test is not about (seen in loaded full-suite runs).
+    events = await run(provider, FaultInjector(FaultSpec("disconnect", "once", at=8)), stall_timeout=120)
     assert isinstance(events[-1], Done)
     deltas = [e.text for e in events if isinstance(e, TextDelta)]
     kinds = [e.kind for e in events if isinstance(e, Notice)]
