@@ -1,4 +1,4 @@
-"""``python -m cli``: the terminal client (same as ``python -m agents``)."""
+"""``python -m cli``: the terminal client."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""The CLI's flags and exit codes, shared by ``python -m agents`` and its ``compare`` subcommand."""
+"""The CLI's flags and exit codes, shared by ``python -m cli`` and its ``compare`` subcommand."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags."""
-    p = _Parser(prog="python -m agents", description="Stream a chat answer in the terminal.")
+    p = _Parser(prog="python -m cli", description="Stream a chat answer in the terminal.")
     p.add_argument(
         "prompt", nargs="?", help="ask once and exit ('-' reads it from stdin); without it, chat interactively"
     )

@@ -1,6 +1,6 @@
 """Streaming vs non-streaming: the same prompt both ways, timed side by side.
 
-    python -m agents compare "PROMPT" [--provider ...] [any flag of the normal CLI]
+    python -m cli compare "PROMPT" [--provider ...] [any flag of the normal CLI]
 
 The streaming run prints each piece of text as it arrives; the non-streaming
 run waits for the whole answer, then prints it at once, which is what a client
@@ -149,14 +149,14 @@ async def _ignore(event: Event) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The normal CLI's flags, plus ``--no-warmup``; PROMPT is required."""
     p = cli_parser()
-    p.prog = "python -m agents compare"
+    p.prog = "python -m cli compare"
     p.description = "Run one prompt streaming and non-streaming; print time to first output and total time."
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed one-token warm-up run")
     return p
 
 
 def main(argv: list[str]) -> int:
-    """``python -m agents compare``; returns the exit code."""
+    """``python -m cli compare``; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.prompt is None:

@@ -1,8 +1,8 @@
 """The terminal client: streams answers to stdout as they arrive.
 
-    python -m agents "PROMPT"        one answer, then exit
-    python -m agents - < FILE        the same, with the prompt read from stdin
-    python -m agents                 interactive chat; /quit or Ctrl-D ends it
+    python -m cli "PROMPT"        one answer, then exit
+    python -m cli - < FILE        the same, with the prompt read from stdin
+    python -m cli                 interactive chat; /quit or Ctrl-D ends it
 
 Exit codes: 0 complete; 1 the provider failed; 2 usage or configuration error
 (one line on stderr); 130 interrupted by Ctrl-C (the partial answer stays printed).
@@ -151,7 +151,7 @@ def _interactive(session: ChatSession, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["compare"]:  # subcommand; `python -m agents -- compare` still asks the word itself
+    if argv[:1] == ["compare"]:  # subcommand; `python -m cli -- compare` still asks the word itself
         return compare.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:

@@ -88,7 +88,7 @@ def test_the_cli_prints_one_line_and_no_traceback_for_garbage(scripted: Scripted
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env["OPENAI_BASE_URL"] = f"{scripted.url}/v1"
     done = subprocess.run(
-        [sys.executable, "-m", "agents", "--provider", "openai", "--retries", "1", "Name a colour."],
+        [sys.executable, "-m", "cli", "--provider", "openai", "--retries", "1", "Name a colour."],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 4, done.stderr  # gave up after retries, as for any retryable failure

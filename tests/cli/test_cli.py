@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agents", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
 
@@ -32,7 +32,7 @@ def test_one_shot_prints_the_answer_and_stats_json_last_on_stderr() -> None:
 
 def test_output_arrives_while_streaming_not_at_the_end() -> None:
     with subprocess.Popen(
-        [sys.executable, "-u", "-m", "agents", "--provider", "echo", "--rate", "20", "one two three four five six"],
+        [sys.executable, "-u", "-m", "cli", "--provider", "echo", "--rate", "20", "one two three four five six"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     ) as proc:
         assert proc.stdout is not None
@@ -56,7 +56,7 @@ def test_usage_and_configuration_errors_exit_2_with_one_line() -> None:
 
 def test_huge_input_is_refused_clearly() -> None:
     done = subprocess.run(  # a 200k paste is too long for argv, so it comes on stdin
-        [sys.executable, "-m", "agents", "--provider", "echo", "-"],
+        [sys.executable, "-m", "cli", "--provider", "echo", "-"],
         cwd=ROOT, input="x" * 200_000, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2
@@ -66,7 +66,7 @@ def test_huge_input_is_refused_clearly() -> None:
 
 def test_ctrl_c_leaves_the_partial_answer_and_exits_130() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "agents", "--provider", "echo", "--rate", "10", "--stats",
+        [sys.executable, "-u", "-m", "cli", "--provider", "echo", "--rate", "10", "--stats",
          "a b c d e f g h i j k l"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
     )
@@ -83,7 +83,7 @@ def test_ctrl_c_leaves_the_partial_answer_and_exits_130() -> None:
 def test_interactive_chat_is_multi_turn_and_quits() -> None:
     env = {**os.environ, "SYSTEM_PROMPT": "unused"}
     done = subprocess.run(
-        [sys.executable, "-m", "agents", "--provider", "echo", "--rate", "0"],
+        [sys.executable, "-m", "cli", "--provider", "echo", "--rate", "0"],
         cwd=ROOT, input="first line\n\nsecond\n/quit\n", capture_output=True, text=True, timeout=60, env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -94,7 +94,7 @@ def test_interactive_chat_is_multi_turn_and_quits() -> None:
 def test_ctrl_d_ends_the_interactive_chat() -> None:
     start = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "agents", "--provider", "echo"],
+        [sys.executable, "-m", "cli", "--provider", "echo"],
         cwd=ROOT, input="", capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0

@@ -1,4 +1,4 @@
-"""``python -m agents compare``: both runs, both timings, and the normal CLI untouched."""
+"""``python -m cli compare``: both runs, both timings, and the normal CLI untouched."""
 
 from __future__ import annotations
 
