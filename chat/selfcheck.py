@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from agents import observe
 from agents.events import SelfChecked
+from agents.providers.base import Audience
 from agents.selfcheck import DEFAULT_THRESHOLD, self_check
 from chat.session import Turn
 
@@ -41,7 +42,9 @@ async def check(turn: Turn) -> SelfChecked:
     settings = turn.session.settings
     samples = settings.selfcheck
     # Log-probabilities on, so a provider that reports tokens gets its samples' cost counted.
-    params = dataclasses.replace(settings.params(), logprobs=True)
+    # The samples are background work: unwatched, so the embedded model serves anyone's answer
+    # (another tab's question) before them instead of queueing it behind up to ten samples.
+    params = dataclasses.replace(settings.params(), logprobs=True, audience=Audience(watched=False))
     try:
         found = await self_check(turn.provider, turn.prompt, turn.text, samples=samples, params=params)
     except Exception as err:  # fail closed: whatever went wrong, the answer is unchecked, not passed
