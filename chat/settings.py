@@ -107,6 +107,7 @@ def coerce(fields: Mapping[str, Any]) -> dict[str, Any]:
             elif name in _NUMBERS:
                 value = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise InvalidSetting(name, value, "a number") from None
+            # "2.5 samples: expected a number" would be false: say which kind of number.
+            raise InvalidSetting(name, value, "a whole number" if name in _INTEGERS else "a number") from None
         out[name] = value
     return out
