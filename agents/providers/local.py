@@ -459,6 +459,8 @@ class LocalModel:
                     head = _next_in_line(self._queue)
                 if head is None:
                     break
+                if not head.watched and not self._room_for_unwatched(active):
+                    break  # the rest of the line is unwatched too: watched answers come first in it
                 try:
                     slot = self._free_slot(head)
                 except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
@@ -499,6 +501,17 @@ class LocalModel:
                     finished = True
                 if finished:
                     self._finish(entry, active)
+
+    def _room_for_unwatched(self, active: list[tuple[_Job, _Slot, Step]]) -> bool:
+        """Whether an unwatched answer may take a slot: one slot stays free for a watched answer.
+
+        Unwatched work (a self-check's samples, an answer whose tab closed) could
+        otherwise fill every slot, and a question someone is waiting for would
+        queue behind it until one of those answers ends.  With a single slot
+        nothing is held back (the unwatched answer would never run).
+        """
+        unwatched = sum(1 for job, _, _ in active if not job.watched)
+        return self.max_slots < 2 or unwatched < self.max_slots - 1
 
     def _stepping(self, active: list[tuple[_Job, _Slot, Step]]) -> list[tuple[_Job, _Slot, Step]]:
         """The answers that get a step this round: watched ones first (issue 14, item 5).
