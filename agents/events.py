@@ -81,7 +81,7 @@ class Stats:
             parts.append(self.outcome)
         if self.confidence is not None:
             flagged = len(self.flagged)
-            low = f", {flagged} low-confidence part{'' if flagged == 1 else 's'}" if flagged else ""
+            low = f", {flagged} low-confidence sentence{'' if flagged == 1 else 's'}" if flagged else ""
             parts.append(f"confidence {self.confidence:.2f}{low}")
         return " · ".join(parts) + f" · {self.provider}/{self.model}"
 

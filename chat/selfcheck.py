@@ -26,12 +26,17 @@ log = logging.getLogger(__name__)
 
 
 def wanted(turn: Turn) -> bool:
-    """Whether ``turn``'s answer gets a self-check: it is on, and the answer ended complete with some text."""
+    """Whether ``turn``'s answer gets a self-check: it is on, and the answer ended complete with some text.
+
+    An answer the token limit cut off is not finished: whole samples would disagree with its missing
+    end, a false flag; Continue finishes it first.
+    """
     stats = turn.stats
     return (
         turn.session.settings.selfcheck > 0
         and stats is not None
         and stats.outcome == "complete"
+        and not stats.cut_off
         and bool(turn.text.strip())
         and bool(turn.prompt)
     )

@@ -29,6 +29,11 @@ STATS = "Stats"
 CONFIDENCE = "Confidence"
 SELF_CHECK = "Self-check"
 _KEY = "answer-notes"
+#: What the figure is, for a user who meets it for the first time (a new user asked what 0.54 meant).
+CONFIDENCE_MEANS = (
+    "_How sure the model was of its own words, from 0 to 1 (its token probabilities). A sentence below the "
+    "threshold (hallucination check, settings panel) is worth checking; a low figure is not proof of an error._"
+)
 #: The verdict actions of the hallucination check that the Confidence step explains.
 _UNCHECKED = "unchecked"
 
@@ -41,10 +46,10 @@ def confidence_markdown(text: str, stats: Stats) -> str:
     spans = [(s, e) for s, e in stats.flagged if 0 <= s < e <= len(text)]
     head = f"**Confidence {stats.confidence:.2f}**"
     if not spans:
-        return f"{head}: no sentence below the threshold."
+        return f"{head}: no sentence below the threshold.\n\n{CONFIDENCE_MEANS}"
     plural = "sentence" if len(spans) == 1 else "sentences"
     quotes = [f"> {escape(' '.join(text[s:e].split()))}" for s, e in spans]
-    return "\n\n".join([f"{head}: check {len(spans)} low-confidence {plural}:", *quotes])
+    return "\n\n".join([f"{head}: check {len(spans)} low-confidence {plural}:", *quotes, CONFIDENCE_MEANS])
 
 
 class AnswerNotes:

@@ -197,3 +197,12 @@ async def _ignore(event: Event) -> None:
 
 async def _ignore_result(result: SelfChecked) -> None:
     return None
+
+
+async def test_no_self_check_for_an_answer_the_token_limit_cut_off() -> None:
+    """A cut-off answer is not finished: full samples would disagree with its missing end, a false flag."""
+    session = ChatSession(Settings(provider="echo", selfcheck=2, max_tokens=2, echo_rate=0))
+    turn = session.start("The capital of France is Paris.")
+    await turn.run(_ignore)
+    assert turn.stats is not None and turn.stats.cut_off and turn.stats.outcome == "complete"
+    assert not selfcheck.wanted(turn)

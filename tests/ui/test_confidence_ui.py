@@ -44,6 +44,7 @@ async def test_flag_shows_the_confidence_and_quotes_the_doubtful_part_without_to
     assert "confidence" in notes["Stats"]
     assert "Confidence" in notes and "nine moons" in notes["Confidence"]
     assert "> " in notes["Confidence"]  # quoted, beside the answer, not inside it
+    assert "How sure the model was" in notes["Confidence"]  # the figure is explained, not bare
 
 
 async def test_a_provider_without_logprobs_says_it_cannot_be_checked(ui: SocketRecorder) -> None:
