@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-4f9c"
@@ -40,6 +41,17 @@ class App:
     def log_lines(self) -> list[str]:
         """The lines the app wrote to stderr so far."""
         return self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def metric(self, name: str, provider: str = "openai") -> float:
+        """The sum of ``/metrics`` samples called ``name`` (e.g. ``chat_answer_confidence_count``) for ``provider``."""
+        with self.client(timeout=30) as client:
+            text = client.get("/metrics").text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and sample.labels.get("provider") == provider
+        )
 
 
 def free_port() -> int:

@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
 
 from agents.events import Done, Event, Notice, TextDelta
-from agents.providers.base import ChatMessage, GenerationParams, Piece, Waiting
+from agents.providers.base import ChatMessage, GenerationParams
 from agents.runner import Runner
+from tests.fakes import QueuedProvider
 
 MESSAGES = [ChatMessage("user", "hi")]
 STALL = 0.05
-
-
-@dataclass
-class QueuedProvider:
-    """Says it waits (``places``, counting down), stays silent until ``start`` is set, then streams ``chunks``.
-
-    ``hang_after`` makes it go silent for good after that many chunks, once (a real stall).
-    """
-
-    start: asyncio.Event
-    places: Sequence[int] = (2, 1, 0)
-    chunks: Sequence[str] = ("Seven", ".")
-    hang_after: int | None = None
-    name: str = "queued"
-    model: str = "queue-1"
-    exact_continuation: bool = True
-    calls: list[str] = field(default_factory=list)
-
-    async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, *, continue_from: str = ""
-    ) -> AsyncGenerator[Piece, None]:
-        self.calls.append(continue_from)
-        if len(self.calls) == 1:
-            for place in self.places:
-                yield Waiting(place)
-            await self.start.wait()
-        done = self.chunks.index(continue_from) + 1 if continue_from else 0
-        for index, chunk in enumerate(self.chunks[done:], start=done):
-            if self.hang_after is not None and index == self.hang_after and len(self.calls) == 1:
-                await asyncio.Event().wait()
-            yield chunk
 
 
 async def run(provider: QueuedProvider) -> list[Event]:

@@ -31,15 +31,9 @@ TEXT = "".join(t for t, _ in PIECES)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, server: ScriptedServer) -> Iterator[App]:
+def app(tmp_path_factory: pytest.TempPathFactory, scripted_module: ScriptedServer) -> Iterator[App]:
     require_chromium()
-    env = {"DEFAULT_PROVIDER": "openai", "OPENAI_BASE_URL": f"{server.url}/v1", "GUARDS": "hallucination=flag",
+    env = {"DEFAULT_PROVIDER": "openai", "OPENAI_BASE_URL": f"{scripted_module.url}/v1", "GUARDS": "hallucination=flag",
            "DATABASE_URL": "off"}  # fmt: skip
     with running_app(tmp_path_factory.mktemp("confidence-ui"), env=env) as running:
         yield running
@@ -64,16 +58,16 @@ async def page(app: App) -> AsyncIterator[Any]:
 
 
 async def test_the_doubtful_sentences_are_marked_and_the_copied_answer_is_the_streamed_text(
-    page: Any, server: ScriptedServer
+    page: Any, scripted_module: ScriptedServer
 ) -> None:
-    server.enqueue(Reply.sse(openai_scored_stream(PIECES), done=True))
+    scripted_module.enqueue(Reply.sse(openai_scored_stream(PIECES), done=True))
     before = len(await messages(page))
     await send(page, "Tell me about Paris.")
     answer = await wait_for_answer(page, before)
     marks = await wait_for_message(page, before, author="Confidence", contains="nine moons")
     await page.screenshot(path=str(ARTIFACTS / "ui-confidence.png"))
     assert answer["text"] == TEXT, "the answer on screen is the text as streamed, unmarked"
-    assert server.requests[-1].body["logprobs"] is True
+    assert scripted_module.requests[-1].body["logprobs"] is True
     stats = next(m for m in (await messages(page))[before:] if m["author"] == "Stats")
     assert "confidence" in stats["text"]
     assert "Confidence" in marks["text"] and "check" in marks["text"]

@@ -7,15 +7,14 @@ the verdict Steps of an edited exchange.  Real SQLite data layer, Chainlit handl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import chainlit.socket
 from chainlit.context import context
 
 import app
-from agents.providers.base import ChatMessage, GenerationParams, Piece, Waiting
+from agents.providers.base import ChatMessage
+from tests.fakes import QueuedProvider
 from tests.ui.test_history_ui import (
     Persisted,
     db,  # noqa: F401 - the fixture
@@ -26,28 +25,6 @@ from tests.ui.test_history_ui import (
 from ui import live_view
 
 WAITING = "waiting for the model"
-
-
-@dataclass
-class QueuedProvider:
-    """Says it waits for the model (2, then 1 ahead), stays silent until ``start`` is set, then streams ``chunks``."""
-
-    start: asyncio.Event
-    chunks: Sequence[str] = ("Seven", " eight", ".")
-    name: str = "queued"
-    model: str = "queue-1"
-    exact_continuation: bool = True
-    calls: list[str] = field(default_factory=list)
-
-    async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, *, continue_from: str = ""
-    ) -> AsyncGenerator[Piece, None]:
-        self.calls.append(continue_from)
-        for place in (2, 1, 0):
-            yield Waiting(place)
-        await self.start.wait()
-        for chunk in self.chunks:
-            yield chunk
 
 
 def use(provider: Any) -> None:
@@ -66,7 +43,7 @@ async def test_a_reload_while_the_answer_waits_for_the_model_leaves_no_waiting_l
     await db.page()
     await app.start()
     start = asyncio.Event()
-    use(QueuedProvider(start))
+    use(QueuedProvider(start, chunks=("Seven", " eight", ".")))
     first_page = asyncio.create_task(say("count on"))
     thread_id = context.session.thread_id
     for _ in range(200):  # until the waiting line is stored, as a reload would find it

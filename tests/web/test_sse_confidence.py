@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from agents.confidence import DEFAULT_THRESHOLD, answer_confidence, sentence_confidences
 from agents.providers.base import TokenLogprob
@@ -28,31 +27,15 @@ TOKENS = [TokenLogprob(t, lp) for t, lp in PIECES]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, server: ScriptedServer) -> Iterator[App]:
+def app(tmp_path_factory: pytest.TempPathFactory, scripted_module: ScriptedServer) -> Iterator[App]:
     tmp: Path = tmp_path_factory.mktemp("confidence")
-    with running_app(tmp, env={"OPENAI_BASE_URL": f"{server.url}/v1", "DATABASE_URL": "off"}) as running:
+    with running_app(tmp, env={"OPENAI_BASE_URL": f"{scripted_module.url}/v1", "DATABASE_URL": "off"}) as running:
         yield running
 
 
-def confidence_samples(app: App) -> float:
-    with app.client(timeout=30) as client:
-        text = client.get("/metrics").text
-    for family in text_string_to_metric_families(text):
-        if family.name == "chat_answer_confidence":
-            return sum(s.value for s in family.samples
-                       if s.name.endswith("_count") and s.labels.get("provider") == "openai")  # fmt: skip
-    return 0.0
-
-
-def test_the_done_event_carries_the_confidence_and_the_flagged_spans(app: App, server: ScriptedServer) -> None:
-    server.enqueue(Reply.sse(openai_scored_stream(PIECES), done=True))
-    before = confidence_samples(app)
+def test_the_done_event_carries_the_confidence_and_the_flagged_spans(app: App, scripted_module: ScriptedServer) -> None:
+    scripted_module.enqueue(Reply.sse(openai_scored_stream(PIECES), done=True))
+    before = app.metric("chat_answer_confidence_count")
     body = {"messages": [{"role": "user", "content": "Tell me about Paris."}], "provider": "openai",
             "guards": "hallucination=flag"}  # fmt: skip
     with app.client(timeout=60) as client:
@@ -63,8 +46,8 @@ def test_the_done_event_carries_the_confidence_and_the_flagged_spans(app: App, s
     assert done["confidence"] == pytest.approx(answer_confidence(TOKENS))
     low = [[s, e] for s, e, score in sentence_confidences(TEXT, TOKENS) if score < DEFAULT_THRESHOLD]
     assert done["flagged"] == low and low
-    assert server.requests[-1].body["logprobs"] is True
-    assert confidence_samples(app) == before + 1
+    assert scripted_module.requests[-1].body["logprobs"] is True
+    assert app.metric("chat_answer_confidence_count") == before + 1
 
 
 def test_a_provider_without_logprobs_says_so_in_the_stream(app: App) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers.payloads import openai_scored_stream
 from tests.servers.scripted import Reply, ScriptedServer
@@ -24,34 +23,17 @@ OTHER = [("Lyon", math.log(0.5)), (".", math.log(0.9))]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, server: ScriptedServer) -> Iterator[App]:
+def app(tmp_path_factory: pytest.TempPathFactory, scripted_module: ScriptedServer) -> Iterator[App]:
     tmp: Path = tmp_path_factory.mktemp("selfcheck")
-    with running_app(tmp, env={"OPENAI_BASE_URL": f"{server.url}/v1", "DATABASE_URL": "off"}) as running:
+    with running_app(tmp, env={"OPENAI_BASE_URL": f"{scripted_module.url}/v1", "DATABASE_URL": "off"}) as running:
         yield running
 
 
-def metric(app: App, name: str) -> float:
-    with app.client(timeout=30) as client:
-        text = client.get("/metrics").text
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels.get("provider") == "openai":
-                total += sample.value
-    return total
-
-
-def test_selfcheck_runs_n_more_requests_and_comes_after_done(app: App, server: ScriptedServer) -> None:
-    server.reset()
-    server.enqueue(*(Reply.sse(openai_scored_stream(p), done=True) for p in (ANSWER, OTHER, OTHER, OTHER)))
-    checks_before = metric(app, "chat_selfcheck_agreement_count")
-    tokens_before = metric(app, "chat_selfcheck_tokens_total")
+def test_selfcheck_runs_n_more_requests_and_comes_after_done(app: App, scripted_module: ScriptedServer) -> None:
+    scripted_module.reset()
+    scripted_module.enqueue(*(Reply.sse(openai_scored_stream(p), done=True) for p in (ANSWER, OTHER, OTHER, OTHER)))
+    checks_before = app.metric("chat_selfcheck_agreement_count")
+    tokens_before = app.metric("chat_selfcheck_tokens_total")
     body = {"messages": [{"role": "user", "content": "What is the capital of France?"}], "provider": "openai",
             "selfcheck": 3}  # fmt: skip
     with app.client(timeout=60) as client:
@@ -61,15 +43,15 @@ def test_selfcheck_runs_n_more_requests_and_comes_after_done(app: App, server: S
     check = events[-1][1]
     assert check["requests"] == 3 and check["tokens"] == 6
     assert check["agreement"] == pytest.approx(0.0) and check["flagged"] is True  # every sample said Lyon
-    assert len(server.requests) == 4
-    assert all(r.body["temperature"] > 0 for r in server.requests[1:])
-    assert metric(app, "chat_selfcheck_agreement_count") == checks_before + 1
-    assert metric(app, "chat_selfcheck_tokens_total") == tokens_before + 6
+    assert len(scripted_module.requests) == 4
+    assert all(r.body["temperature"] > 0 for r in scripted_module.requests[1:])
+    assert app.metric("chat_selfcheck_agreement_count") == checks_before + 1
+    assert app.metric("chat_selfcheck_tokens_total") == tokens_before + 6
 
 
-def test_a_failing_sample_sends_a_failed_selfcheck_not_a_pass(app: App, server: ScriptedServer) -> None:
-    server.reset()
-    server.enqueue(
+def test_a_failing_sample_sends_a_failed_selfcheck_not_a_pass(app: App, scripted_module: ScriptedServer) -> None:
+    scripted_module.reset()
+    scripted_module.enqueue(
         Reply.sse(openai_scored_stream(ANSWER), done=True),
         *(Reply.error(400, {"error": {"message": "sampling refused", "type": "invalid_request_error"}}),) * 2,
     )
@@ -82,13 +64,13 @@ def test_a_failing_sample_sends_a_failed_selfcheck_not_a_pass(app: App, server: 
     assert check["agreement"] is None and check["flagged"] is True and check["error"]
 
 
-def test_without_the_field_there_is_no_selfcheck_event(app: App, server: ScriptedServer) -> None:
-    server.reset()
-    server.enqueue(Reply.sse(openai_scored_stream(ANSWER), done=True))
+def test_without_the_field_there_is_no_selfcheck_event(app: App, scripted_module: ScriptedServer) -> None:
+    scripted_module.reset()
+    scripted_module.enqueue(Reply.sse(openai_scored_stream(ANSWER), done=True))
     body = {"messages": [{"role": "user", "content": "Capital of France?"}], "provider": "openai"}
     with app.client(timeout=60) as client:
         events = sse.parse(client.post("/api/chat/stream", json=body).text)
-    assert events[-1][0] == "done" and len(server.requests) == 1
+    assert events[-1][0] == "done" and len(scripted_module.requests) == 1
 
 
 @pytest.mark.parametrize("value", [-1, 50, "many", True])
