@@ -147,13 +147,21 @@ def _stream(request: ChatRequest, http: Request) -> Response:
     return _follow(live.start(turn, wanted, selfcheck=True), 0)
 
 
-async def stream_resume(request: Request) -> Response:
-    """``GET /api/streams/{id}``: follow a live or recently finished answer after ``Last-Event-ID``."""
+def _live_answer(request: Request) -> LiveAnswer | Response:
+    """The live answer ``/api/streams/{id}`` names, or the refusal (401, or 404 for an unknown/expired id)."""
     if (refused := _unauthorized(request)) is not None:
         return refused
     answer = live_answers().get(request.path_params["stream_id"])
     if answer is None:
         return _refuse(404, "No such stream: it is unknown or has expired.")
+    return answer
+
+
+async def stream_resume(request: Request) -> Response:
+    """``GET /api/streams/{id}``: follow a live or recently finished answer after ``Last-Event-ID``."""
+    answer = _live_answer(request)
+    if isinstance(answer, Response):
+        return answer
     try:
         after = _last_event_id(request)
     except RequestError as err:
@@ -163,11 +171,9 @@ async def stream_resume(request: Request) -> Response:
 
 async def stream_cancel(request: Request) -> Response:
     """``DELETE /api/streams/{id}``: stop generating now (within one token); the text so far stays."""
-    if (refused := _unauthorized(request)) is not None:
-        return refused
-    answer = live_answers().get(request.path_params["stream_id"])
-    if answer is None:
-        return _refuse(404, "No such stream: it is unknown or has expired.")
+    answer = _live_answer(request)
+    if isinstance(answer, Response):
+        return answer
     cancelled = answer.cancel()
     await answer.wait()
     return JSONResponse({"id": answer.id, "cancelled": cancelled, "last_event_id": answer.last_id})
