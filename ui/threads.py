@@ -11,13 +11,14 @@ the model's context too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import chainlit as cl
 from chainlit.context import context
 
 from agents.errors import ChatError, MissingKey
+from agents.providers.base import ChatMessage
 from chat.session import ChatSession
 from ui import history, keys_panel, live_view, panel
 from ui.actions import continue_action
@@ -119,6 +120,22 @@ async def resume(thread: Mapping[str, Any], session_key: str) -> ChatSession:
     return session
 
 
+def ahead(mine: Sequence[ChatMessage], stored: Sequence[ChatMessage]) -> bool:
+    """This page holds everything the stored thread holds, and more, so the stored copy must not replace it.
+
+    More is later messages, or the rest of an answer of which only a checkpoint
+    (its first text, written at once) is stored yet: a page that followed
+    another tab's answer to its end has the whole answer before the database does.
+    """
+    n = len(stored)
+    if n == 0 or len(mine) < n or list(mine[: n - 1]) != list(stored[: n - 1]):
+        return n == 0 and len(mine) > 0
+    if mine[n - 1] == stored[n - 1]:
+        return len(mine) > n
+    own, last = mine[n - 1], stored[n - 1]
+    return own.role == last.role == "assistant" and own.content.startswith(last.content)
+
+
 async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
     """Take the stored thread as this page's context (another tab may have moved it on); ``None`` without one.
 
@@ -136,8 +153,7 @@ async def refresh(session: ChatSession) -> Mapping[str, Any] | None:
     if thread is None or getattr(layer, "failure", None) is not None:  # unknown yet, or the database fails
         return None
     restored = history.restore(thread.get("steps") or [])
-    mine = session.history
-    if len(mine) > len(restored.history) and mine[: len(restored.history)] == restored.history:
+    if ahead(session.history, restored.history):
         return thread  # this page is ahead: its last exchange's final write is still on its way to the database
     session.history = restored.history
     session.unscreened = 0
