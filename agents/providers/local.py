@@ -8,13 +8,15 @@ model lives on one dedicated worker thread that does all of its work (load,
 tokenize, generate).  The worker hands each piece to the event loop with
 ``call_soon_threadsafe``.
 
-Serving several sessions: the model has up to ``LOCAL_SLOTS`` slots, each its
-own llama.cpp context (the weights are memory-mapped once) with its own KV
-cache.  The worker takes the active answers in turn, one step each (one token,
-or one chunk of a prompt), so a short question is never stuck behind a long
-story; answers beyond the slots wait in a queue and are told their place
-(``Waiting``).  A stopped answer leaves at its next step and disturbs nobody.
-See ``docs/local-serving.md`` for why slots rather than batched decoding.
+Serving several sessions: the model has ``LOCAL_SLOTS`` slots, each a sequence
+with its own KV cache in ONE llama.cpp context (``llama_batch.Engine``).  Every
+round, the answers that are generating put their next token in one batch and
+the model decodes them together (the weights are read once for all of them);
+an answer reading its prompt evaluates one chunk of it, alone, between rounds.
+A short question is therefore never stuck behind a long story, and four
+answers together go faster than one.  Answers beyond the slots wait in a
+queue and are told their place (``Waiting``).  A stopped answer leaves at its
+next round and disturbs nobody.  See ``docs/local-serving.md``.
 
 Prompt cache: a slot keeps its KV cache between answers, and a follow-up turn
 evaluates only what changed.  Greedy output must not depend on the cache, so
@@ -39,13 +41,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.errors import BadRequest, ConfigError, ProviderError
-from agents.providers import llama_compat
+from agents.providers import llama_batch, llama_compat
 from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Provider, Scored, TokenLogprob, Waiting
 from agents.providers.logits import token_logprob
 from agents.providers.registry import ProviderSpec, register
@@ -75,6 +76,8 @@ DEFAULT_SAMPLING = Sampling()
 DEFAULT_N_CTX = 4096
 #: Answers decoded at once; more wait in a queue.  Each slot's KV cache costs about 94 MB at 4,096 tokens.
 DEFAULT_SLOTS = 4
+#: The context of the ``Llama`` that holds the weights and tokenizer (answers run in the engine's own).
+_TOKENIZER_CTX = 256
 #: Prompts are evaluated in chunks that start at multiples of this position (the canonical layout).
 CHUNK = 64
 #: Messages looked at per step while trimming a long history, between checks of Stop.
@@ -178,9 +181,11 @@ def _chunks(start: int, end: int) -> Iterator[tuple[int, int]]:
 
 @dataclass(slots=True)
 class _Slot:
-    """One llama.cpp context and what its KV cache holds."""
+    """One sequence of the shared context and what its KV cache holds."""
 
-    llm: Llama
+    seq: int
+    #: The tokens in the sequence's KV cache, in order (positions 0..n-1).
+    tokens: list[int] = field(default_factory=list)
     #: Leading tokens of the cache that were a prompt, evaluated in the canonical layout;
     #: the tokens after them were evaluated one at a time, as generated.
     prompt_len: int = 0
@@ -192,7 +197,30 @@ class _Slot:
     postfill: Step | None = None
 
     def cached(self) -> list[int]:
-        return self.llm.input_ids[: self.llm.n_tokens].tolist()
+        return self.tokens
+
+
+@dataclass(slots=True, frozen=True)
+class _Want:
+    """A step's request: decode ``token`` as the next position of its sequence, in this round's batch.
+
+    The step generator that yields it is sent, after the decode, the logits row
+    of the token (or None if ``logits`` is False), and samples from it before
+    any other decode can overwrite the logits.
+    """
+
+    token: int
+    logits: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class _Answer:
+    """An answer that holds a slot: its job, its sequence, its steps, and the token it waits to have decoded."""
+
+    job: _Job
+    slot: _Slot
+    steps: Step
+    want: _Want | None = None
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -230,30 +258,15 @@ def _reusable(slot: _Slot, prompt: list[int], prefix: list[int], *, exact: bool 
     return common
 
 
-@contextmanager
-def _penalty_history(llm: Llama, history: list[int]) -> Iterator[None]:
-    """Make ``llm.generate``'s fresh sampler start having seen ``history``.
-
-    The repeat penalty looks at recently sampled tokens.  ``generate`` builds a
-    new sampler whose history is empty, so a continuation would be penalised
-    differently from an uninterrupted run and greedy decoding would drift after
-    the seam.  Accepting the continued prefix first makes the two identical.
-    """
-    with llama_compat.sampler_seeded_with(llm, history):
-        yield
-
-
-Step = Generator[None, None, None]
+#: A step generator: it yields None after a step of its own (a prompt chunk, some trimming), or a
+#: ``_Want`` for this round's batch, and is sent the token's logits row after the decode.
+Step = Generator["_Want | None", "int | None", None]
 #: One decode in this many is timed with another thread count, to follow the machine's load.
 _EXPLORE = 32
 
 
 def _thread_candidates(cores: int) -> list[int]:
     return sorted({1, max(1, cores // 2), cores})
-
-
-def _set_threads(llm: Llama, n: int) -> None:
-    llama_compat.set_threads(llm, n)
 
 
 class ThreadTuner:
@@ -299,13 +312,14 @@ class ThreadTuner:
 
 
 class LocalModel:
-    """One GGUF, its slots, and the single thread that owns them."""
+    """One GGUF, its slots (sequences of one shared context), and the single thread that owns them."""
 
     def __init__(
         self, path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None, slots: int | None = None
     ) -> None:
         self.path = path
         self.name = path.stem
+        #: Tokens each answer's sequence holds (its prompt and what it generates).
         self.n_ctx = n_ctx
         #: The most threads a decode may use; ``threads`` picks how many it does use.
         self.n_threads = n_threads or default_threads()
@@ -313,6 +327,9 @@ class LocalModel:
         self.threads = ThreadTuner([self.n_threads] if fixed else _thread_candidates(self.n_threads))
         self.max_slots = slots or default_slots()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
+        #: The loaded model: tokenizer, chat template, weights (its own small context is not used for answers).
+        self.llm: Llama | None = None
+        self._engine: llama_batch.Engine | None = None
         self._slots: list[_Slot] = []
         self._format: Callable[..., Any] | None = None
         # Recent generations: prompt tokens -> (generated tokens, [(n_tokens, text_len)]).
@@ -325,6 +342,9 @@ class LocalModel:
         self.prompt_tokens_evaluated = 0
         #: Tokens of finished answers evaluated ahead of the next turn while idle (``_postfill``).
         self.postfilled_tokens = 0
+        #: Batched decodes since load, and the tokens they carried (tests and benchmarks read them).
+        self.batches = 0
+        self.batched_tokens = 0
         # The queue: jobs waiting for a slot, handed over from the event loop under the lock.
         self._lock = threading.Lock()
         self._queue: deque[_Job] = deque()
@@ -335,32 +355,35 @@ class LocalModel:
 
     # -- worker-thread side -------------------------------------------------
 
-    def _new_llama(self) -> Llama:
-        from llama_cpp import Llama
-
-        return Llama(
-            model_path=str(self.path),
-            n_ctx=self.n_ctx,
-            n_batch=max(512, CHUNK),
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,
-            verbose=False,
-        )
-
     def _load(self) -> Llama:
-        if not self._slots:
+        if self.llm is None:
+            from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            llm = self._new_llama()
+            # The weights, tokenizer and chat template; answers run in the engine's shared context.
+            llm = Llama(model_path=str(self.path), n_ctx=_TOKENIZER_CTX, n_threads=1, verbose=False)
             template = llm.metadata.get("tokenizer.chat_template")
             if not template:
                 llm.close()
                 raise ConfigError(f"{self.path.name} has no chat template in its metadata.")
             eos = llama_compat.token_text(llm, llm.token_eos())
             bos = llama_compat.token_text(llm, llm.token_bos()) if llm.token_bos() != -1 else ""
+            try:
+                self._engine = llama_batch.Engine(
+                    llm, sequences=self.max_slots, n_ctx=self.n_ctx, n_batch=max(512, CHUNK), n_threads=self.n_threads
+                )
+            except BaseException:
+                llm.close()
+                raise
             self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-            self._slots.append(_Slot(llm))
-        return self._slots[0].llm
+            self._slots = [_Slot(seq) for seq in range(self.max_slots)]
+            self.llm = llm
+        return self.llm
+
+    @property
+    def engine(self) -> llama_batch.Engine:
+        assert self._engine is not None, "the model is not loaded"
+        return self._engine
 
     def _tokens(self, llm: Llama, messages: list[dict[str, str]]) -> list[int]:
         assert self._format is not None
@@ -423,21 +446,21 @@ class LocalModel:
         return llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     def _serve(self) -> None:
-        """The worker's loop: admit queued jobs into free slots, then give each active job one step."""
-        active: list[tuple[_Job, _Slot, Step]] = []
+        """The worker's loop: admit queued jobs into free slots, then give each active answer its round."""
+        active: list[_Answer] = []
         try:
             self._rounds(active)
         except BaseException as err:  # a bug here must not leave answers waiting for ever
             with self._lock:
                 self._serving = False
-                orphans = [*self._queue, *(job for job, _, _ in active)]
+                orphans = [*self._queue, *(answer.job for answer in active)]
                 self._queue.clear()
             for job in orphans:
                 job.emit(ProviderError(f"The local model's scheduler failed: {err}", provider="local"))
                 job.emit(_DONE)
             raise
 
-    def _rounds(self, active: list[tuple[_Job, _Slot, Step]]) -> None:
+    def _rounds(self, active: list[_Answer]) -> None:
         while True:
             with self._lock:
                 idle = not self._queue and not active
@@ -452,33 +475,9 @@ class LocalModel:
                 continue
             for job in dropped:
                 job.emit(_DONE)
-            for entry in [entry for entry in active if entry[0].stop.is_set()]:
-                self._finish(entry, active)  # a stopped answer frees its slot before anyone is admitted
-            while True:
-                with self._lock:
-                    head = _next_in_line(self._queue)
-                if head is None:
-                    break
-                if not head.watched and not self._room_for_unwatched(active):
-                    break  # the rest of the line is unwatched too: watched answers come first in it
-                try:
-                    slot = self._free_slot(head)
-                except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
-                    with self._lock:
-                        self._queue.remove(head)
-                    typed = err if isinstance(err, ProviderError | ConfigError) else None
-                    head.emit(typed or ProviderError(f"The local model failed to load: {err}", provider="local"))
-                    head.emit(_DONE)
-                    continue
-                if slot is None:
-                    break
-                with self._lock:
-                    self._queue.remove(head)
-                if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
-                    slot.postfill.close()
-                    slot.postfill = None
-                slot.busy = True
-                active.append((head, slot, self._steps(head, slot)))
+            for answer in [answer for answer in active if answer.job.stop.is_set()]:
+                self._finish(answer, active)  # a stopped answer frees its slot before anyone is admitted
+            self._admit(active)
             with self._lock:
                 waiting = _in_line(self._queue)
             for ahead, job in enumerate(waiting):  # the answers queued before it, not counting itself
@@ -486,23 +485,89 @@ class LocalModel:
                     job.ahead = ahead
                     job.emit(Waiting(ahead))
             self._round += 1
-            for entry in self._stepping(active):
-                job, slot, steps = entry
-                finished = False
-                try:
-                    next(steps)
-                except StopIteration:
-                    finished = True
-                except (ProviderError, ConfigError) as err:
-                    job.emit(err)
-                    finished = True
-                except Exception as err:  # noqa: BLE001 - any llama.cpp failure becomes a typed error
-                    job.emit(ProviderError(f"The local model failed: {err}", provider="local"))
-                    finished = True
-                if finished:
-                    self._finish(entry, active)
+            self._round_of(self._stepping(active), active)
 
-    def _room_for_unwatched(self, active: list[tuple[_Job, _Slot, Step]]) -> bool:
+    def _admit(self, active: list[_Answer]) -> None:
+        """Give free slots to the queue's head, watched answers first."""
+        while True:
+            with self._lock:
+                head = _next_in_line(self._queue)
+            if head is None:
+                return
+            if not head.watched and not self._room_for_unwatched(active):
+                return  # the rest of the line is unwatched too: watched answers come first in it
+            try:
+                slot = self._free_slot(head)
+            except Exception as err:  # noqa: BLE001 - loading failed: this answer gets the typed error
+                with self._lock:
+                    self._queue.remove(head)
+                typed = err if isinstance(err, ProviderError | ConfigError) else None
+                head.emit(typed or ProviderError(f"The local model failed to load: {err}", provider="local"))
+                head.emit(_DONE)
+                continue
+            if slot is None:
+                return
+            with self._lock:
+                self._queue.remove(head)
+            if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
+                slot.postfill.close()
+                slot.postfill = None
+            slot.busy = True
+            active.append(_Answer(head, slot, self._steps(head, slot)))
+
+    def _round_of(self, stepping: list[_Answer], active: list[_Answer]) -> None:
+        """One round: each answer without a pending token takes a step of its own, then one decode of all tokens.
+
+        A step of its own (a prompt chunk, some trimming) decodes that answer's
+        tokens alone: a prompt's layout must not depend on its neighbours.  The
+        tokens generating answers want decoded go through the model together, and
+        each answer samples from its own row before anything else is decoded.
+        """
+        for answer in stepping:
+            if answer.want is None:
+                self._advance(answer, active, None)
+        batch = [answer for answer in stepping if answer.want is not None and answer in active]
+        if not batch:
+            return
+        engine = self.engine
+        items = [(a.want.token, len(a.slot.tokens), a.slot.seq, a.want.logits) for a in batch if a.want]
+        threads = self.threads.choose() if len(items) == 1 else self.threads.best
+        engine.set_threads(threads)
+        started = time.perf_counter()
+        try:
+            engine.decode(items)
+        except Exception as err:  # noqa: BLE001 - every answer in the batch gets the typed error
+            typed = err if isinstance(err, ProviderError) else None
+            for answer in batch:
+                answer.job.emit(typed or ProviderError(f"The local model failed: {err}", provider="local"))
+                self._finish(answer, active)
+            return
+        if len(items) == 1:  # the tuner compares like with like: one token's decode
+            self.threads.record(threads, time.perf_counter() - started)
+        self.batches += 1
+        self.batched_tokens += len(items)
+        for row, (answer, (token, _, _, logits)) in enumerate(zip(batch, items, strict=True)):
+            answer.slot.tokens.append(token)
+            answer.want = None
+            self._advance(answer, active, row if logits else None)  # the row of its token in this batch
+
+    def _advance(self, answer: _Answer, active: list[_Answer], sent: int | None) -> None:
+        """Run ``answer``'s steps to their next yield; it finishes on return or on an error (typed for the user)."""
+        finished = False
+        try:
+            answer.want = answer.steps.send(sent)
+        except StopIteration:
+            finished = True
+        except (ProviderError, ConfigError) as err:
+            answer.job.emit(err)
+            finished = True
+        except Exception as err:  # noqa: BLE001 - any llama.cpp failure becomes a typed error
+            answer.job.emit(ProviderError(f"The local model failed: {err}", provider="local"))
+            finished = True
+        if finished:
+            self._finish(answer, active)
+
+    def _room_for_unwatched(self, active: list[_Answer]) -> bool:
         """Whether an unwatched answer may take a slot: one slot stays free for a watched answer.
 
         Unwatched work (a self-check's samples, an answer whose tab closed) could
@@ -510,50 +575,60 @@ class LocalModel:
         queue behind it until one of those answers ends.  With a single slot
         nothing is held back (the unwatched answer would never run).
         """
-        unwatched = sum(1 for job, _, _ in active if not job.watched)
+        unwatched = sum(1 for answer in active if not answer.job.watched)
         return self.max_slots < 2 or unwatched < self.max_slots - 1
 
-    def _stepping(self, active: list[tuple[_Job, _Slot, Step]]) -> list[tuple[_Job, _Slot, Step]]:
+    def _stepping(self, active: list[_Answer]) -> list[_Answer]:
         """The answers that get a step this round: watched ones first (issue 14, item 5).
 
         While anyone watches an answer, answers nobody watches (their tab closed)
         step in one round out of ``UNWATCHED_EVERY``: they slow down but never
         stop, and run at full speed again when nothing watched is active.
         """
-        watched = [entry for entry in active if entry[0].watched]
+        watched = [answer for answer in active if answer.job.watched]
         if not watched or self._round % UNWATCHED_EVERY == 0:
             return list(active)
         return watched
 
-    def _finish(self, entry: tuple[_Job, _Slot, Step], active: list[tuple[_Job, _Slot, Step]]) -> None:
-        job, slot, steps = entry
-        steps.close()
-        slot.busy = False
+    def _finish(self, answer: _Answer, active: list[_Answer]) -> None:
+        if answer not in active:
+            return
+        answer.steps.close()
+        answer.slot.busy = False
         self._tick += 1
-        slot.used = self._tick
-        active.remove(entry)
-        job.emit(_DONE)
+        answer.slot.used = self._tick
+        active.remove(answer)
+        answer.job.emit(_DONE)
 
     def _free_slot(self, job: _Job) -> _Slot | None:
-        """An idle slot (the one that served this conversation, else the least recently used), a new one, or None."""
-        if not self._slots:
-            self._load()
+        """An idle slot: the one that served this conversation, else the least recently used; or None."""
+        self._load()
         idle = [slot for slot in self._slots if not slot.busy]
-        if not idle and len(self._slots) < self.max_slots:
-            slot = _Slot(self._new_llama())
-            self._slots.append(slot)
-            return slot
         if not idle:
             return None
         # Matching messages stand in for matching tokens: tokenizing here would hold up every answer.
         hashes = _message_hashes(job.messages)
         return max(idle, key=lambda slot: (_common_prefix(slot.messages, hashes), -slot.used))
 
+    def _decode_alone(self, slot: _Slot, tokens: list[int], *, logits: bool) -> None:
+        """Decode a piece of ``slot``'s sequence (a prompt chunk) in a batch of its own, logits for its last token."""
+        engine = self.engine
+        start = len(slot.tokens)
+        last = len(tokens) - 1
+        engine.set_threads(self.threads.best)
+        engine.decode([(token, start + i, slot.seq, logits and i == last) for i, token in enumerate(tokens)])
+        slot.tokens.extend(tokens)
+
+    def _forget(self, slot: _Slot, keep: int) -> None:
+        """Keep only the first ``keep`` tokens of ``slot``'s cache."""
+        self.engine.forget(slot.seq, keep)
+        del slot.tokens[keep:]
+
     def _steps(self, job: _Job, slot: _Slot) -> Step:
-        """One answer as a series of steps: trim the history, evaluate the prompt by chunks, one token each."""
+        """One answer as steps: trim the history, evaluate the prompt by chunks, then one token per round."""
         if job.stop.is_set():
             return
-        llm = slot.llm
+        llm = self._load()
         params = job.params
         max_tokens = params.max_tokens or DEFAULT_SAMPLING.max_tokens
         prompt = yield from self._prompt_tokens(llm, job.messages, min(max_tokens, self.n_ctx // 2), job.stop)
@@ -569,11 +644,9 @@ class LocalModel:
             job.emit(Finish("length", len(prefix)))
             return
         temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
-        yield from self._prefill(slot, prompt, prefix, job.stop, exact=temperature == 0)
-        if job.stop.is_set():
+        row = yield from self._prefill(slot, prompt, prefix, job.stop, exact=temperature == 0)
+        if row is None or job.stop.is_set():
             return
-        if params.seed is not None:
-            llm.set_seed(params.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         shown = [job.continue_from]
         generated = list(prefix)
@@ -588,25 +661,23 @@ class LocalModel:
         # A token whose bytes the UTF-8 decoder holds back joins the piece that completes its character.
         scoring = params.logprobs
         scores: list[TokenLogprob] = []
-        tokens = llm.generate(
-            prompt + prefix,
-            temp=temperature,
+        sampler = llama_batch.Sampler(
+            self.engine,
+            temperature=temperature,
             top_k=DEFAULT_SAMPLING.top_k,
             top_p=DEFAULT_SAMPLING.top_p,
             min_p=DEFAULT_SAMPLING.min_p,
             repeat_penalty=DEFAULT_SAMPLING.repeat_penalty,
+            seed=params.seed,
         )
         natural = False
-        with _penalty_history(llm, prefix):
+        try:
+            # The repeat penalty looks at the tokens said so far: a continuation's sampler starts having
+            # seen its prefix, as the unbroken run's had, so greedy decoding does not drift at the seam.
+            for token in prefix:
+                sampler.accept(token)
             while True:
-                threads = self.threads.choose()
-                _set_threads(llm, threads)
-                started = time.perf_counter()
-                try:
-                    token = next(tokens)  # one decode (and the sampling after it)
-                except StopIteration:
-                    break
-                self.threads.record(threads, time.perf_counter() - started)
+                token = sampler.sample(self.engine, row)
                 self.tokens_generated += 1
                 if job.stop.is_set():
                     break
@@ -616,7 +687,7 @@ class LocalModel:
                 generated.append(token)
                 piece = decoder.decode(llm.detokenize([token]))
                 if scoring:
-                    scores.append(token_logprob(llama_compat.last_logits(llm), token, piece))
+                    scores.append(token_logprob(self.engine.logits(row), token, piece))
                 if piece:
                     text_len += len(piece)
                     marks.append((len(generated), text_len))
@@ -629,8 +700,12 @@ class LocalModel:
                 count += 1
                 if count >= budget or job.stop.is_set():
                     break
-                yield
-        tokens.close()
+                sent = yield _Want(token)
+                if sent is None:
+                    raise RuntimeError("a generated token was decoded without its logits")
+                row = sent
+        finally:
+            sampler.close()
         tail = decoder.decode(b"", final=True)
         if job.stop.is_set():
             return
@@ -639,7 +714,11 @@ class LocalModel:
             shown.append(tail)
         if not natural and count >= budget:
             job.emit(Finish("length", len(generated)))
-        slot.postfill = self._postfill(slot, job.messages, "".join(shown))
+        if temperature == 0:
+            # Only a greedy follow-up needs the answer in canonical chunks.  A sampled one keeps the
+            # answer as generated (``_reusable``), which re-evaluating it would throw away: a sampled
+            # follow-up sent while that ran would evaluate what was not re-done yet.
+            slot.postfill = self._postfill(slot, job.messages, "".join(shown))
 
     def _postfill_step(self) -> None:
         slot = next(slot for slot in self._slots if slot.postfill is not None)
@@ -661,8 +740,8 @@ class LocalModel:
         chunks, the follow-up finds it cached.  Only full chunks are evaluated; an
         answer that needs the slot stops this at a chunk boundary, cache consistent.
         """
-        yield  # nothing happens until the worker is idle
-        llm = slot.llm
+        yield None  # nothing happens until the worker is idle
+        llm = self._load()
         said = [*messages, {"role": "assistant", "content": answer}]
         following = self._tokens(llm, [*said, {"role": "user", "content": "."}])
         target = following[: _common_prefix(self._tokens(llm, said), following)]
@@ -670,49 +749,55 @@ class LocalModel:
         keep = min(_common_prefix(slot.cached(), target), slot.prompt_len // CHUNK * CHUNK)
         if end <= keep:
             return
-        yield
-        llama_compat.trim_cache(llm, keep)
+        yield None
+        self._forget(slot, keep)
         slot.prompt_len = keep
-        _set_threads(llm, self.threads.best)
         for start, stop in _chunks(keep, end):
-            llm.eval(target[start:stop])
+            self._decode_alone(slot, target[start:stop], logits=False)
             self.postfilled_tokens += stop - start
             slot.prompt_len = stop
-            yield
+            yield None
 
     def _prefill(
         self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event, *, exact: bool = True
-    ) -> Step:
-        """Leave ``slot``'s cache as an uncached run would have built it, up to the last token of ``prefix``.
+    ) -> Generator[_Want | None, int | None, int | None]:
+        """Bring ``slot``'s cache to where an uncached run would have it, through the last token of ``prefix``.
 
         Keeps the reusable part of the cache, evaluates the rest of the prompt in
-        the canonical chunks (one step each), and the continued prefix one token
-        at a time, as generation did.  ``generate`` then evaluates the prefix's
-        last token itself, or samples at once after the prompt's last chunk.
-        A sampled answer (``exact=False``) keeps more of the cache (``_reusable``);
-        what it builds on a non-canonical part is not counted in ``prompt_len``,
-        so a later greedy answer never reuses it.
+        the canonical chunks (one step each, decoded alone), and the continued
+        prefix one token per round, as generation did (single tokens are the same
+        alone or in a batch).  Returns the logits row of the last token, to sample
+        from at once, or None if stopped.  A sampled answer (``exact=False``)
+        keeps more of the cache (``_reusable``); what it builds on a non-canonical
+        part is not counted in ``prompt_len``, so a later greedy answer never
+        reuses it.
         """
-        llm = slot.llm
         keep = _reusable(slot, prompt, prefix, exact=exact)
         greedy_keep = _reusable(slot, prompt, prefix)  # what an exact answer could keep: never more
         canonical = keep == greedy_keep
-        llama_compat.trim_cache(llm, keep)
+        self._forget(slot, keep)
         slot.prompt_len = min(greedy_keep, slot.prompt_len)
-        _set_threads(llm, self.threads.best)
+        row: int | None = None
         for start, end in _chunks(keep, len(prompt)):
-            llm.eval(prompt[start:end])
+            last = end == len(prompt) and not prefix
+            self._decode_alone(slot, prompt[start:end], logits=last)
             self.prompt_tokens_evaluated += end - start
             if canonical:
                 slot.prompt_len = end
-            if end < len(prompt) or prefix:
-                yield
+            if last:
+                row = end - start - 1  # sampled at once: the next decode would overwrite these logits
+            else:
+                yield None
                 if stop.is_set():
-                    return
+                    return None
         if canonical:
             slot.prompt_len = len(prompt)
-        for i in range(max(keep, len(prompt)), len(prompt) + len(prefix) - 1):
-            llm.eval([prefix[i - len(prompt)]])
+        full = prompt + prefix
+        for i in range(max(keep, len(prompt)), len(full)):
+            row = yield _Want(full[i], logits=i == len(full) - 1)
+            if stop.is_set():
+                return None
+        return row
 
     def _remember(self, prompt: list[int], generated: list[int], marks: list[tuple[int, int]]) -> None:
         key = tuple(prompt)
@@ -758,8 +843,12 @@ class LocalModel:
             for job in self._queue:
                 job.stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        for slot in self._slots:
-            slot.llm.close()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self.llm is not None:
+            self.llm.close()
+            self.llm = None
         self._slots.clear()
 
     async def wait_idle(self) -> None:

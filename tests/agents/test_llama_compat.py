@@ -29,8 +29,7 @@ def test_missing_names_what_an_object_lacks() -> None:
         pass
 
     assert set(llama_compat.missing(NotLlama())) == {  # type: ignore[arg-type]
-        "Llama._init_sampler", "Llama._model.token_get_text", "Llama._model.vocab", "Llama._ctx.ctx",
-        "Llama._ctx.kv_cache_seq_rm",
+        "Llama._model.token_get_text", "Llama._model.vocab", "Llama._model.model",
     }  # fmt: skip
 
 
@@ -38,18 +37,21 @@ def test_missing_names_what_an_object_lacks() -> None:
 def test_a_real_model_has_every_private_attribute_used() -> None:
     from llama_cpp import Llama
 
+    from agents.providers.llama_batch import Engine
     from agents.providers.local import locate_model
 
     llm = Llama(model_path=str(locate_model()), n_ctx=256, n_threads=1, verbose=False)
     try:
         assert llama_compat.missing(llm) == []
         assert llama_compat.token_text(llm, llm.token_eos())
-        llama_compat.set_threads(llm, 1)
-        llm.eval(llm.tokenize(b"Hello there"))
-        llama_compat.trim_cache(llm, 1)
-        assert llm.n_tokens == 1
-        with llama_compat.sampler_seeded_with(llm, [llm.token_eos()]):
-            assert "_init_sampler" in vars(llm)
-        assert "_init_sampler" not in vars(llm)
+        assert llama_compat.vocab(llm) is not None
+        engine = Engine(llm, sequences=2, n_ctx=256, n_batch=64, n_threads=1)  # a context on the same weights
+        try:
+            tokens = llm.tokenize(b"Hello there, how are you today?")[:3]
+            engine.decode([(t, i, 1, i == 2) for i, t in enumerate(tokens)])
+            assert engine.logits(2).shape == (llm.n_vocab(),)
+            engine.forget(1, 1)
+        finally:
+            engine.close()
     finally:
         llm.close()

@@ -67,6 +67,21 @@ async def test_a_sampled_follow_up_sent_at_once_evaluates_only_the_new_turn(two_
     assert cached == cold
 
 
+async def test_a_sampled_follow_up_after_a_pause_evaluates_only_the_new_turn(two_slots: LocalModel) -> None:
+    # The worker is idle during the pause: it must not re-evaluate (and so first drop) a sampled answer.
+    first = await text_of(two_slots.stream(TALE, SAMPLED))
+    assert len(first) > 200
+    postfilled = two_slots.postfilled_tokens
+    await asyncio.sleep(1.0)
+    await two_slots.wait_idle()
+    assert two_slots.postfilled_tokens == postfilled, "a sampled answer is kept as generated"
+    before = two_slots.prompt_tokens_evaluated
+    second = await text_of(two_slots.stream(then(TALE, first, "Give it a title."), SAMPLED))
+    evaluated = two_slots.prompt_tokens_evaluated - before
+    assert second.strip()
+    assert evaluated < 48, f"only the new turn is evaluated ({evaluated} tokens)"
+
+
 async def test_a_greedy_follow_up_still_evaluates_the_answer_in_canonical_chunks(two_slots: LocalModel) -> None:
     story = two_slots.stream(STORY, GenerationParams(temperature=0.0, max_tokens=400))
     await first_text(story)

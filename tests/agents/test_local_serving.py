@@ -216,7 +216,7 @@ def drain_steps(steps: Iterator[None]) -> tuple[list[int], int]:
 
 def test_trimming_a_long_history_costs_what_fits_not_its_square(counting: CountingModel) -> None:
     messages = history(500)  # 1,002 messages, about 100 KB
-    llm = counting._slots[0].llm
+    llm = counting._load()
     counting.tokenized_chars = 0
     tokens, yields = drain_steps(counting._prompt_tokens(llm, messages, reserve=512))
     assert len(tokens) <= counting.n_ctx - 512
@@ -229,7 +229,7 @@ def test_trimming_a_long_history_costs_what_fits_not_its_square(counting: Counti
 
 def test_trimming_stops_when_the_answer_is_stopped(counting: CountingModel) -> None:
     messages = history(500)
-    llm = counting._slots[0].llm
+    llm = counting._load()
     stop = threading.Event()
     steps = counting._prompt_tokens(llm, messages, reserve=512, stop=stop)
     next(steps)
