@@ -68,7 +68,13 @@ async def cli_rate() -> float:
 
 
 async def stop_latency_ms(provider: LocalProvider) -> float:
-    """Milliseconds from closing a stream (Stop) until the worker thread is idle."""
+    """Milliseconds from closing a stream (Stop) until the worker thread is idle.
+
+    The worker first finishes what earlier runs left it (re-evaluating a finished greedy
+    answer while idle, ``_postfill``, which yields to any new answer), so only the stopped
+    answer's own wind-down is timed.
+    """
+    await provider.engine.wait_idle()
     stream = provider.stream([ChatMessage("user", PROMPT)], GenerationParams(temperature=0.0, max_tokens=400))
     received = 0
     async for piece in stream:
