@@ -20,8 +20,9 @@ next round and disturbs nobody.  See ``docs/local-serving.md``.
 
 Prompt cache: a slot keeps its KV cache between answers, and a follow-up turn
 evaluates only what changed.  Greedy output must not depend on the cache, so
-prompts are always evaluated in one canonical layout (``_chunks``) and only
-the parts of the cache laid out that way are reused (``_reusable``).
+prompts are always evaluated in one canonical layout (``_layout``: the model's
+own earlier answers one token at a time, as it wrote them, the rest in chunks)
+and only the parts of the cache laid out that way are reused (``_reusable``).
 
 Threads: up to all the cores this process may use; ``ThreadTuner`` times the
 decodes and keeps the fastest thread count as the machine's load changes
@@ -82,6 +83,8 @@ _TOKENIZER_CTX = 256
 CHUNK = 64
 #: Messages looked at per step while trimming a long history, between checks of Stop.
 _TRIM_STEP = 32
+#: Earlier answers located in the prompt per step (``_answer_spans``).
+_SPAN_STEP = 8
 #: While any watched answer is active, unwatched ones get a step in one round out of this many.
 UNWATCHED_EVERY = 8
 
@@ -167,15 +170,34 @@ def _next_in_line(queue: deque[_Job]) -> _Job | None:
     return line[0] if line else None
 
 
-def _chunks(start: int, end: int) -> Iterator[tuple[int, int]]:
-    """The canonical layout of positions ``[start, end)``: pieces that end at multiples of ``CHUNK``.
+#: One decode of positions ``[start, end)`` of a sequence: ``(start, end, batch_end)``.  ``batch_end`` is
+#: ``end`` for a whole piece; a piece cut short by trimming the cache keeps the end it was decoded
+#: with, so it never equals a canonical piece and the cache is not reused past it.
+Piece_ = tuple[int, int, int]
 
-    Logits depend slightly on how tokens were batched, so a prompt is always
-    split at the same absolute positions, whatever part of it was cached.
+
+def _layout(start: int, end: int, singles: Sequence[tuple[int, int]]) -> Iterator[Piece_]:
+    """The canonical decodes of positions ``[start, end)``: answers one token at a time, the rest in chunks.
+
+    Logits depend slightly on how a sequence's own tokens were grouped into
+    decodes (a chunk, or one at a time), so every prompt is evaluated in one
+    layout that depends on its tokens only: inside ``singles`` (the spans where
+    an answer the model wrote lies), one token per decode, exactly as
+    generation evaluated it; elsewhere, chunks that end at multiples of
+    ``CHUNK`` or where such a span starts.  A follow-up turn then finds the
+    previous answer cached in the very layout a cold run would build, and
+    evaluates only the new turn.  ``start`` must be a piece boundary.
     """
+    spans = sorted(singles)
     while start < end:
-        stop = min(end, (start // CHUNK + 1) * CHUNK)
-        yield start, stop
+        inside = next((b for a, b in spans if a <= start < b), None)
+        if inside is not None:
+            yield start, start + 1, start + 1
+            start += 1
+            continue
+        ahead = min((a for a, _ in spans if a > start), default=end)
+        stop = min(end, (start // CHUNK + 1) * CHUNK, ahead)
+        yield start, stop, stop
         start = stop
 
 
@@ -186,15 +208,13 @@ class _Slot:
     seq: int
     #: The tokens in the sequence's KV cache, in order (positions 0..n-1).
     tokens: list[int] = field(default_factory=list)
-    #: Leading tokens of the cache that were a prompt, evaluated in the canonical layout;
-    #: the tokens after them were evaluated one at a time, as generated.
-    prompt_len: int = 0
+    #: How those tokens were decoded, piece by piece (``_layout``): the cache is reused by an exact
+    #: answer only as far as these pieces equal the canonical pieces of its prompt.
+    layout: list[Piece_] = field(default_factory=list)
     busy: bool = False
     used: int = 0
     #: Hashes of the messages of the last answer it served, to send a follow-up turn back to it.
     messages: list[int] = field(default_factory=list)
-    #: Steps that re-evaluate the last answer as the next turn's prompt will hold it (``_postfill``).
-    postfill: Step | None = None
 
     def cached(self) -> list[int]:
         return self.tokens
@@ -236,26 +256,26 @@ def _message_hashes(messages: list[dict[str, str]]) -> list[int]:
     return [hash((m["role"], m["content"])) for m in messages]
 
 
-def _reusable(slot: _Slot, prompt: list[int], prefix: list[int], *, exact: bool = True) -> int:
-    """How much of ``slot``'s cache an answer to ``prompt`` (continuing after ``prefix``) may keep.
+def _reusable(slot: _Slot, full: list[int], pieces: list[Piece_], *, exact: bool = True) -> int:
+    """How much of ``slot``'s cache an answer whose sequence is ``full`` (laid out as ``pieces``) may keep.
 
-    An exact (greedy) answer keeps only what an uncached run would have built
-    identically: the prompt's full canonical chunks, and, for the same prompt,
-    the tokens generated after it (an unbroken run evaluates those one at a
-    time too).  A sampled answer need not match an uncached run, so it keeps
-    every token the cache shares with it, the last answer's included: a
-    follow-up sent at once then evaluates only the new turn.  At least the last
-    token is always evaluated again, so its logits are fresh.
+    An exact (greedy) answer keeps the cache only as far as it was decoded in the
+    very pieces a cold run would decode (``_layout``), so a cache hit computes what
+    a cold run computes.  A sampled answer need not match a cold run: it keeps every
+    token the cache shares with it.  At least the last piece (a sampled answer: the
+    last token) is always evaluated again, so its logits are fresh.
     """
-    full = prompt + prefix
     common = _common_prefix(slot.cached(), full)
-    if exact and not (slot.prompt_len == len(prompt) and common >= len(prompt)):
-        common = min(common, slot.prompt_len // CHUNK * CHUNK, len(prompt) // CHUNK * CHUNK)
-    if common >= len(full):
-        common = len(full) - 1
-    if exact and common < len(prompt):
-        common = common // CHUNK * CHUNK  # a prompt chunk is evaluated whole or not at all
-    return common
+    if not exact:
+        return min(common, len(full) - 1)
+    keep = 0
+    for have, want in zip(slot.layout, pieces, strict=False):
+        if have != want or want[1] > common:
+            break
+        keep = want[1]
+    if keep >= len(full):
+        keep = pieces[-1][0]
+    return keep
 
 
 #: A step generator: it yields None after a step of its own (a prompt chunk, some trimming), or a
@@ -340,8 +360,6 @@ class LocalModel:
         self.tokens_generated = 0
         #: Prompt tokens evaluated since load (a cache hit evaluates fewer); for tests and benchmarks.
         self.prompt_tokens_evaluated = 0
-        #: Tokens of finished answers evaluated ahead of the next turn while idle (``_postfill``).
-        self.postfilled_tokens = 0
         #: Batched decodes since load, and the tokens they carried (tests and benchmarks read them).
         self.batches = 0
         self.batched_tokens = 0
@@ -393,13 +411,21 @@ class LocalModel:
     def _prompt_tokens(
         self, llm: Llama, messages: list[dict[str, str]], reserve: int, stop: threading.Event | None = None
     ) -> Generator[None, None, list[int]]:
+        """The tokens of ``_prompt``."""
+        tokens, _ = yield from self._prompt(llm, messages, reserve, stop)
+        return tokens
+
+    def _prompt(
+        self, llm: Llama, messages: list[dict[str, str]], reserve: int, stop: threading.Event | None = None
+    ) -> Generator[None, None, tuple[list[int], list[dict[str, str]]]]:
         """Chat-template ``messages``, keeping the newest turns that leave ``reserve`` tokens free.
 
         Linear and bounded: each turn is tokenized once, newest first, and the
         walk stops at the first turn that no longer fits, so a history of
         thousands of turns costs what fits in the context, not its square.
         A step generator: it yields between groups of turns (so other answers
-        run and Stop is seen) and returns the tokens, or ``[]`` if stopped.
+        run and Stop is seen) and returns the tokens and the messages kept, or
+        ``([], [])`` if stopped.
         """
         system = [m for m in messages if m["role"] == "system"]
         turns = [m for m in messages if m["role"] != "system"]
@@ -411,7 +437,7 @@ class LocalModel:
             if (len(turns) - first) % _TRIM_STEP == _TRIM_STEP - 1:
                 yield
                 if stop is not None and stop.is_set():
-                    return []
+                    return [], []
             cost = len(self._tokens(llm, [*system, turns[first - 1]])) - base
             if used + cost > room:
                 break
@@ -421,7 +447,7 @@ class LocalModel:
         while True:  # the estimate is per turn; the template may join turns a token differently
             tokens = self._tokens(llm, system + kept)
             if len(tokens) <= room:
-                return tokens
+                return tokens, system + kept
             if len(kept) <= 1:
                 raise BadRequest(
                     f"The message is too long for the local model's {self.n_ctx:,}-token context "
@@ -429,6 +455,37 @@ class LocalModel:
                     provider="local",
                 )
             kept = kept[1:]
+
+    def _answer_spans(
+        self, llm: Llama, messages: list[dict[str, str]], tokens: list[int], stop: threading.Event
+    ) -> Generator[None, None, list[tuple[int, int]]]:
+        """Where the contents of the assistant turns of ``messages`` lie in their prompt ``tokens``.
+
+        The model evaluated its own answers one token at a time as it wrote them, so
+        the canonical layout (``_layout``) evaluates them that way too.  An answer's
+        span starts where the prompt of the turn that asked for it ended (the chat
+        template's prompt for the messages before it is a prefix of the whole
+        prompt) and holds the tokens of its text.  A turn that does not line up so
+        (another template, an odd tokenization) is left out, and is evaluated in
+        chunks: still one fixed layout, only the cache helps less.  A step
+        generator: it yields every few turns, so other answers carry on.
+        """
+        spans: list[tuple[int, int]] = []
+        looked = 0
+        for i, message in enumerate(messages):
+            if message["role"] != "assistant" or not message["content"]:
+                continue
+            looked += 1
+            if looked % _SPAN_STEP == 0:
+                yield
+                if stop.is_set():
+                    return spans
+            before = self._tokens(llm, messages[:i])
+            content = llm.tokenize(message["content"].encode("utf-8"), add_bos=False, special=False)
+            start, end = len(before), len(before) + len(content)
+            if tokens[:start] == before and tokens[start:end] == content:
+                spans.append((start, end))
+        return spans
 
     def _continuation(self, llm: Llama, prompt: list[int], text: str) -> list[int]:
         """Token ids that decode to ``text`` after ``prompt``, exact when we generated them."""
@@ -464,15 +521,12 @@ class LocalModel:
         while True:
             with self._lock:
                 idle = not self._queue and not active
-                if idle and not any(slot.postfill for slot in self._slots):
+                if idle:
                     self._serving = False
                     return
                 queue = [job for job in self._queue if not job.stop.is_set()]
                 dropped = [job for job in self._queue if job.stop.is_set()]
                 self._queue = deque(queue)
-            if idle:
-                self._postfill_step()  # only when no answer wants the worker
-                continue
             for job in dropped:
                 job.emit(_DONE)
             for answer in [answer for answer in active if answer.job.stop.is_set()]:
@@ -509,9 +563,6 @@ class LocalModel:
                 return
             with self._lock:
                 self._queue.remove(head)
-            if slot.postfill is not None:  # an answer needs the slot: the cache stays as far as it got
-                slot.postfill.close()
-                slot.postfill = None
             slot.busy = True
             active.append(_Answer(head, slot, self._steps(head, slot)))
 
@@ -546,8 +597,9 @@ class LocalModel:
             self.threads.record(threads, time.perf_counter() - started)
         self.batches += 1
         self.batched_tokens += len(items)
-        for row, (answer, (token, _, _, logits)) in enumerate(zip(batch, items, strict=True)):
+        for row, (answer, (token, pos, _, logits)) in enumerate(zip(batch, items, strict=True)):
             answer.slot.tokens.append(token)
+            answer.slot.layout.append((pos, pos + 1, pos + 1))
             answer.want = None
             self._advance(answer, active, row if logits else None)  # the row of its token in this batch
 
@@ -618,11 +670,16 @@ class LocalModel:
         engine.set_threads(self.threads.best)
         engine.decode([(token, start + i, slot.seq, logits and i == last) for i, token in enumerate(tokens)])
         slot.tokens.extend(tokens)
+        slot.layout.append((start, start + len(tokens), start + len(tokens)))
 
     def _forget(self, slot: _Slot, keep: int) -> None:
         """Keep only the first ``keep`` tokens of ``slot``'s cache."""
         self.engine.forget(slot.seq, keep)
         del slot.tokens[keep:]
+        while slot.layout and slot.layout[-1][1] > keep:
+            start, _, decoded = slot.layout.pop()
+            if start < keep:  # cut inside a piece: never equal to a canonical one
+                slot.layout.append((start, keep, decoded))
 
     def _steps(self, job: _Job, slot: _Slot) -> Step:
         """One answer as steps: trim the history, evaluate the prompt by chunks, then one token per round."""
@@ -631,7 +688,10 @@ class LocalModel:
         llm = self._load()
         params = job.params
         max_tokens = params.max_tokens or DEFAULT_SAMPLING.max_tokens
-        prompt = yield from self._prompt_tokens(llm, job.messages, min(max_tokens, self.n_ctx // 2), job.stop)
+        prompt, kept = yield from self._prompt(llm, job.messages, min(max_tokens, self.n_ctx // 2), job.stop)
+        if job.stop.is_set():
+            return
+        answers = yield from self._answer_spans(llm, kept, prompt, job.stop)
         if job.stop.is_set():
             return
         slot.messages = _message_hashes(job.messages)
@@ -644,7 +704,7 @@ class LocalModel:
             job.emit(Finish("length", len(prefix)))
             return
         temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
-        row = yield from self._prefill(slot, prompt, prefix, job.stop, exact=temperature == 0)
+        row = yield from self._prefill(slot, prompt, prefix, answers, job.stop, exact=temperature == 0)
         if row is None or job.stop.is_set():
             return
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -714,87 +774,44 @@ class LocalModel:
             shown.append(tail)
         if not natural and count >= budget:
             job.emit(Finish("length", len(generated)))
-        if temperature == 0:
-            # Only a greedy follow-up needs the answer in canonical chunks.  A sampled one keeps the
-            # answer as generated (``_reusable``), which re-evaluating it would throw away: a sampled
-            # follow-up sent while that ran would evaluate what was not re-done yet.
-            slot.postfill = self._postfill(slot, job.messages, "".join(shown))
-
-    def _postfill_step(self) -> None:
-        slot = next(slot for slot in self._slots if slot.postfill is not None)
-        assert slot.postfill is not None
-        try:
-            next(slot.postfill)
-        except StopIteration:
-            slot.postfill = None
-        except Exception:  # noqa: BLE001 - only an optimisation: forget it, the next prefill starts over
-            slot.postfill = None
-            slot.prompt_len = 0
-
-    def _postfill(self, slot: _Slot, messages: list[dict[str, str]], answer: str) -> Step:
-        """While the worker is idle, evaluate the answer just given as the next turn's prompt will hold it.
-
-        Generation evaluated the answer one token at a time, which a cold run of the
-        next prompt would not reproduce (``_reusable``), so a follow-up would have
-        to evaluate it again before its first token.  Done here, in canonical
-        chunks, the follow-up finds it cached.  Only full chunks are evaluated; an
-        answer that needs the slot stops this at a chunk boundary, cache consistent.
-        """
-        yield None  # nothing happens until the worker is idle
-        llm = self._load()
-        said = [*messages, {"role": "assistant", "content": answer}]
-        following = self._tokens(llm, [*said, {"role": "user", "content": "."}])
-        target = following[: _common_prefix(self._tokens(llm, said), following)]
-        end = min(len(target), self.n_ctx - 1) // CHUNK * CHUNK
-        keep = min(_common_prefix(slot.cached(), target), slot.prompt_len // CHUNK * CHUNK)
-        if end <= keep:
-            return
-        yield None
-        self._forget(slot, keep)
-        slot.prompt_len = keep
-        for start, stop in _chunks(keep, end):
-            self._decode_alone(slot, target[start:stop], logits=False)
-            self.postfilled_tokens += stop - start
-            slot.prompt_len = stop
-            yield None
 
     def _prefill(
-        self, slot: _Slot, prompt: list[int], prefix: list[int], stop: threading.Event, *, exact: bool = True
+        self,
+        slot: _Slot,
+        prompt: list[int],
+        prefix: list[int],
+        answers: list[tuple[int, int]],
+        stop: threading.Event,
+        *,
+        exact: bool = True,
     ) -> Generator[_Want | None, int | None, int | None]:
-        """Bring ``slot``'s cache to where an uncached run would have it, through the last token of ``prefix``.
+        """Bring ``slot``'s cache to where a cold run would have it, through the last token of ``prefix``.
 
-        Keeps the reusable part of the cache, evaluates the rest of the prompt in
-        the canonical chunks (one step each, decoded alone), and the continued
-        prefix one token per round, as generation did (single tokens are the same
-        alone or in a batch).  Returns the logits row of the last token, to sample
-        from at once, or None if stopped.  A sampled answer (``exact=False``)
-        keeps more of the cache (``_reusable``); what it builds on a non-canonical
-        part is not counted in ``prompt_len``, so a later greedy answer never
-        reuses it.
+        The sequence is the prompt and the continued prefix, laid out by ``_layout``
+        (``answers``: where the model's earlier answers lie in the prompt; the prefix
+        is one too).  Keeps the reusable part of the cache (``_reusable``), then
+        decodes the rest piece by piece: a chunk in a decode of its own (one step),
+        a single token in the round's batch (single tokens are the same alone or in
+        a batch).  Returns the logits row of the last token, to sample from at once,
+        or None if stopped.  A sampled answer (``exact=False``) may keep a cache that
+        ends inside a piece; the pieces it decodes from there are not canonical, and
+        ``slot.layout`` says so, so a later greedy answer does not reuse them.
         """
-        keep = _reusable(slot, prompt, prefix, exact=exact)
-        greedy_keep = _reusable(slot, prompt, prefix)  # what an exact answer could keep: never more
-        canonical = keep == greedy_keep
-        self._forget(slot, keep)
-        slot.prompt_len = min(greedy_keep, slot.prompt_len)
-        row: int | None = None
-        for start, end in _chunks(keep, len(prompt)):
-            last = end == len(prompt) and not prefix
-            self._decode_alone(slot, prompt[start:end], logits=last)
-            self.prompt_tokens_evaluated += end - start
-            if canonical:
-                slot.prompt_len = end
-            if last:
-                row = end - start - 1  # sampled at once: the next decode would overwrite these logits
-            else:
-                yield None
-                if stop.is_set():
-                    return None
-        if canonical:
-            slot.prompt_len = len(prompt)
         full = prompt + prefix
-        for i in range(max(keep, len(prompt)), len(full)):
-            row = yield _Want(full[i], logits=i == len(full) - 1)
+        singles = [*answers, (len(prompt), len(full))] if prefix else answers
+        keep = _reusable(slot, full, list(_layout(0, len(full), singles)), exact=exact)
+        self._forget(slot, keep)
+        row: int | None = None
+        for start, end, _ in _layout(keep, len(full), singles):
+            last = end == len(full)
+            self.prompt_tokens_evaluated += end - start
+            if end - start == 1:
+                row = yield _Want(full[start], logits=last)
+            else:
+                self._decode_alone(slot, full[start:end], logits=last)
+                if last:
+                    return end - start - 1  # sampled at once: the next decode would overwrite these logits
+                yield None
             if stop.is_set():
                 return None
         return row
