@@ -88,6 +88,23 @@ class Engine:
         """Drop sequence ``seq``'s cache from position ``keep`` on."""
         self._api.llama_memory_seq_rm(self._memory, seq, keep, -1)
 
+    def save(self, seq: int) -> bytes:
+        """Sequence ``seq``'s cache as bytes (its K and V values, bit for bit), to ``restore`` later."""
+        size = self._api.llama_state_seq_get_size(self.ctx, seq)
+        buffer = (ctypes.c_uint8 * size)()
+        written = self._api.llama_state_seq_get_data(self.ctx, buffer, size, seq)
+        if written != size:
+            raise ProviderError("llama.cpp could not save a sequence's cache.", provider="local")
+        return bytes(buffer)
+
+    def restore(self, seq: int, state: bytes) -> None:
+        """Put a ``save``d cache back as sequence ``seq`` (whose own cache is dropped first)."""
+        self.forget(seq, 0)
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if self._api.llama_state_seq_set_data(self.ctx, buffer, len(state), seq) != len(state):
+            self.forget(seq, 0)
+            raise ProviderError("llama.cpp could not restore a sequence's cache.", provider="local")
+
     def set_threads(self, n: int) -> None:
         self._api.llama_set_n_threads(self.ctx, n, n)
 

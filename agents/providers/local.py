@@ -85,6 +85,8 @@ CHUNK = 64
 _TRIM_STEP = 32
 #: Earlier answers located in the prompt per step (``_answer_spans``).
 _SPAN_STEP = 8
+#: Bytes of saved caches kept for conversations whose slot went to another (about 23 KB a token).
+PARK_BYTES = 1 << 30
 #: While any watched answer is active, unwatched ones get a step in one round out of this many.
 UNWATCHED_EVERY = 8
 
@@ -221,6 +223,16 @@ class _Slot:
 
 
 @dataclass(slots=True, frozen=True)
+class _Parked:
+    """A conversation's cache saved when its slot went to another one (``LocalModel._park``)."""
+
+    state: bytes
+    tokens: list[int]
+    layout: list[Piece_]
+    messages: list[int]
+
+
+@dataclass(slots=True, frozen=True)
 class _Want:
     """A step's request: decode ``token`` as the next position of its sequence, in this round's batch.
 
@@ -352,6 +364,12 @@ class LocalModel:
         self._engine: llama_batch.Engine | None = None
         self._slots: list[_Slot] = []
         self._format: Callable[..., Any] | None = None
+        #: Caches of conversations whose slot went to another one, least recently parked first.
+        self._parked: OrderedDict[int, _Parked] = OrderedDict()
+        self._parked_bytes = 0
+        self._parks = 0
+        #: Caches saved and put back since load (tests and benchmarks read them).
+        self.parked = self.unparked = 0
         # Recent generations: prompt tokens -> (generated tokens, [(n_tokens, text_len)]).
         # Lets a continuation reuse the exact token ids rather than re-tokenizing
         # the partial text, so greedy decoding resumes byte-identically.
@@ -660,7 +678,49 @@ class LocalModel:
             return None
         # Matching messages stand in for matching tokens: tokenizing here would hold up every answer.
         hashes = _message_hashes(job.messages)
-        return max(idle, key=lambda slot: (_common_prefix(slot.messages, hashes), -slot.used))
+        slot = max(idle, key=lambda slot: (_common_prefix(slot.messages, hashes), -slot.used))
+        matched = _common_prefix(slot.messages, hashes)
+        if matched < len(slot.messages) and slot.tokens:
+            self._park(slot)  # another conversation's: keep its cache for when it comes back
+        continued = [
+            key for key, kept in self._parked.items() if _common_prefix(kept.messages, hashes) == len(kept.messages)
+        ]
+        found = max(continued, key=lambda key: len(self._parked[key].messages), default=None)
+        if found is not None and len(self._parked[found].messages) > matched:
+            self._unpark(slot, found)
+        return slot
+
+    def _park(self, slot: _Slot) -> None:
+        """Save ``slot``'s cache before it goes to another conversation (bit for bit: a later hit stays exact).
+
+        With more conversations than slots, a conversation that comes back would
+        otherwise read its whole history again, its earlier answers one token at a
+        time (``_layout``).  Saved caches are kept up to ``PARK_BYTES``, the oldest
+        dropped first.  Saving costs a copy of the cache (about 23 KB a token).
+        """
+        try:
+            state = self.engine.save(slot.seq)
+        except ProviderError:
+            return  # only an optimisation: that conversation will be read again
+        self._parks += 1
+        self._parked[self._parks] = _Parked(state, list(slot.tokens), list(slot.layout), list(slot.messages))
+        self._parked_bytes += len(state)
+        self.parked += 1
+        while self._parked_bytes > PARK_BYTES and self._parked:
+            _, dropped = self._parked.popitem(last=False)
+            self._parked_bytes -= len(dropped.state)
+
+    def _unpark(self, slot: _Slot, key: int) -> None:
+        """Put a saved conversation's cache into ``slot``."""
+        parked = self._parked.pop(key)
+        self._parked_bytes -= len(parked.state)
+        try:
+            self.engine.restore(slot.seq, parked.state)
+        except ProviderError:
+            self._forget(slot, 0)
+            return
+        slot.tokens, slot.layout, slot.messages = list(parked.tokens), list(parked.layout), list(parked.messages)
+        self.unparked += 1
 
     def _decode_alone(self, slot: _Slot, tokens: list[int], *, logits: bool) -> None:
         """Decode a piece of ``slot``'s sequence (a prompt chunk) in a batch of its own, logits for its last token."""
@@ -867,6 +927,8 @@ class LocalModel:
             self.llm.close()
             self.llm = None
         self._slots.clear()
+        self._parked.clear()
+        self._parked_bytes = 0
 
     async def wait_idle(self) -> None:
         """Wait until the worker has finished every generation handed to it."""
