@@ -853,12 +853,16 @@ class LocalModel:
         decodes the rest piece by piece: a chunk in a decode of its own (one step),
         a single token in the round's batch (single tokens are the same alone or in
         a batch).  Returns the logits row of the last token, to sample from at once,
-        or None if stopped.  A sampled answer (``exact=False``) may keep a cache that
+        or None if stopped.  A sampled answer (``exact=False``) has no cold run to
+        match, so what it reads it reads in chunks (earlier answers too: a cold
+        sampled conversation reads at prompt speed), and it may keep a cache that
         ends inside a piece; the pieces it decodes from there are not canonical, and
         ``slot.layout`` says so, so a later greedy answer does not reuse them.
         """
         full = prompt + prefix
         singles = [*answers, (len(prompt), len(full))] if prefix else answers
+        if not exact:
+            singles = []  # no cold run to match: the fastest layout, chunks throughout
         keep = _reusable(slot, full, list(_layout(0, len(full), singles)), exact=exact)
         self._forget(slot, keep)
         row: int | None = None

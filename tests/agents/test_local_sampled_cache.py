@@ -103,3 +103,34 @@ async def test_a_greedy_follow_up_sent_at_once_evaluates_only_the_new_turn_and_m
         assert fresh.prompt_tokens_evaluated - cold_before > 100, "the cold run read the whole conversation"
     finally:
         fresh.close()
+
+
+async def test_a_cold_sampled_conversation_reads_earlier_answers_in_chunks() -> None:
+    # Greedy answers lay earlier answers out one token at a time (to match the cache a conversation
+    # leaves); a sampled one need not match anything, so a cold sampled run reads at prompt speed.
+    history = then(TALE, "Once upon a time a fox met a crow who held a piece of cheese. " * 4, "Give it a title.")
+    model = LocalModel(locate_model(), slots=1)
+    try:
+        await model.ensure_loaded()
+        sizes: list[int] = []
+        real = model.engine.decode
+
+        def decode(items: list[tuple[int, int, int, bool]]) -> None:
+            sizes.append(len(items))
+            real(items)
+
+        model.engine.decode = decode  # type: ignore[method-assign]
+        await text_of(model.stream(history, GenerationParams(temperature=0.7, seed=1, max_tokens=1)))
+        sampled = list(sizes)
+        model.close()
+        model = LocalModel(locate_model(), slots=1)
+        await model.ensure_loaded()
+        sizes.clear()
+        real = model.engine.decode
+        model.engine.decode = decode  # type: ignore[method-assign]
+        await text_of(model.stream(history, GenerationParams(temperature=0.0, max_tokens=1)))
+        greedy = list(sizes)
+    finally:
+        model.close()
+    assert sampled.count(1) <= 1, f"the sampled run read in chunks: {sampled}"
+    assert greedy.count(1) > 40, "the greedy run read the earlier answer one token at a time"
