@@ -6,7 +6,7 @@ provider), on the process-wide shared model, in one run:
 1. 4 concurrent sessions x 200 tokens against 1: aggregate tokens/s ratio (target >= 1.5).
 2. "What is 3+4?" sent 1.5 s into a 400-token story: p50 TTFT (target <= 1.0 s; 29 s before).
 3. The same question 5 turns deep at temperature 0 and at the default: turn-5 TTFT / turn-1 TTFT (target <= 1.5),
-   sent at once after each answer, and after a 1 s pause (a user reading: the worker, idle, caches the answer).
+   sent at once after each answer, and after a 1 s pause (a user reading).
 
 The machine is shared: each workload is repeated ``REPS`` times (env
 ``BENCH_REPS``) and the medians printed with every run, so the noise shows.

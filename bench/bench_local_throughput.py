@@ -70,8 +70,7 @@ async def cli_rate() -> float:
 async def stop_latency_ms(provider: LocalProvider) -> float:
     """Milliseconds from closing a stream (Stop) until the worker thread is idle.
 
-    The worker first finishes what earlier runs left it (re-evaluating a finished greedy
-    answer while idle, ``_postfill``, which yields to any new answer), so only the stopped
+    The worker is idle first (nothing left from earlier runs), so only the stopped
     answer's own wind-down is timed.
     """
     await provider.engine.wait_idle()

@@ -41,7 +41,7 @@ def then(messages: list[ChatMessage], answer: str, question: str) -> list[ChatMe
 
 
 async def test_a_sampled_follow_up_sent_at_once_evaluates_only_the_new_turn(two_slots: LocalModel) -> None:
-    # Another answer keeps the worker busy, so it never re-evaluates the first answer while idle (_postfill).
+    # Another answer keeps the worker busy meanwhile: the sampled answers are batched beside it.
     story = two_slots.stream(STORY, GenerationParams(temperature=0.0, max_tokens=400))
     await first_text(story)
     try:
@@ -68,7 +68,7 @@ async def test_a_sampled_follow_up_sent_at_once_evaluates_only_the_new_turn(two_
 
 
 async def test_a_sampled_follow_up_after_a_pause_evaluates_only_the_new_turn(two_slots: LocalModel) -> None:
-    # The worker is idle during the pause: it must not re-evaluate (and so first drop) a sampled answer.
+    # The worker is idle during the pause: the answer stays cached as generated.
     first = await text_of(two_slots.stream(TALE, SAMPLED))
     assert len(first) > 200
     await asyncio.sleep(1.0)
