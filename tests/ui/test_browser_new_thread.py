@@ -94,3 +94,31 @@ async def test_without_history_a_new_chat_stays_at_the_root_url(tmp_path: Path) 
 
 async def _answers_are(page: Any, *texts: str) -> bool:
     return [t for _, t in await answers(page)] == list(texts)
+
+
+async def test_new_chat_after_a_first_answer_starts_at_the_root_and_its_own_first_answer_names_its_thread(
+    tmp_path: Path,
+) -> None:
+    # The first chat's URL was set behind React Router's back: New chat must still start afresh at "/".
+    with running_app(tmp_path, env=env(tmp_path / "chat.db")) as app:
+        async with chromium_page(app.url) as page:
+            errors = _watch_errors(page)
+            await send(page, "first chat")
+            await wait_until(page, lambda: stats_shown(page), "the first answer's end")
+            await wait_until(page, lambda: _thread_listed(page), "the first thread in the sidebar")
+            first = page.url
+            await page.locator("#new-chat-button").click()
+            await page.locator("#new-chat-dialog #confirm").click()
+            await page.wait_for_url(app.url + "/", timeout=WAIT_MS)
+            await wait_until(page, lambda: _answers_are(page), "an empty new chat")
+            await page.locator('[data-step-type="assistant_message"]').first.wait_for(timeout=WAIT_MS)  # greeted
+            await send(page, "second chat")
+            await wait_until(page, lambda: stats_shown(page), "the second answer's end")
+            await wait_until(page, lambda: _thread_listed(page), "the second thread in the sidebar")
+            assert page.url != first
+            assert [t for _, t in await answers(page)] == ["second chat"]
+            await page.reload()
+            await wait_until(page, lambda: _answers_are(page, "second chat"), "the second thread after a reload")
+            await page.goto(first)
+            await wait_until(page, lambda: _answers_are(page, "first chat"), "the first thread by its URL")
+            assert not errors, errors
