@@ -175,7 +175,12 @@ async def main() -> int:
     from playwright.async_api import async_playwright
 
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory() as tmp, running_app(Path(tmp), env={"MAX_INPUT_CHARS": "400000"}) as app:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_app(
+            Path(tmp), env={"MAX_INPUT_CHARS": "400000", "DATABASE_URL": f"sqlite:///{Path(tmp) / 'chat.db'}"}
+        ) as app,
+    ):  # history on (as by default), in a file of its own
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
