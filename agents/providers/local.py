@@ -536,11 +536,11 @@ class LocalModel:
         started = time.perf_counter()
         try:
             engine.decode(items)
-        except Exception as err:  # noqa: BLE001 - every answer in the batch gets the typed error
-            typed = err if isinstance(err, ProviderError) else None
-            for answer in batch:
-                answer.job.emit(typed or ProviderError(f"The local model failed: {err}", provider="local"))
-                self._finish(answer, active)
+        except Exception as err:  # noqa: BLE001 - typed for the answers it failed, below
+            if len(items) == 1:
+                self._fail(batch[0], active, err)
+            else:
+                self._one_by_one(batch, items, active)
             return
         if len(items) == 1:  # the tuner compares like with like: one token's decode
             self.threads.record(threads, time.perf_counter() - started)
@@ -550,6 +550,37 @@ class LocalModel:
             answer.slot.tokens.append(token)
             answer.want = None
             self._advance(answer, active, row if logits else None)  # the row of its token in this batch
+
+    def _one_by_one(self, batch: list[_Answer], items: list[tuple[int, int, int, bool]], active: list[_Answer]) -> None:
+        """After a failed batch, decode each answer's token alone: only the answers llama.cpp refuses fail.
+
+        One sequence's fault (its cache full, a bad position) fails the whole
+        ``llama_decode``, which would otherwise end every answer beside it.  A
+        single token decodes the same alone or in a batch, so the others' text
+        does not change.  Whatever the failed decode left in a cache is dropped first.
+        """
+        engine = self.engine
+        for answer in batch:
+            engine.forget(answer.slot.seq, len(answer.slot.tokens))
+        for answer, item in zip(batch, items, strict=True):
+            if answer not in active:
+                continue
+            try:
+                engine.decode([item])
+            except Exception as err:  # noqa: BLE001 - this answer gets the typed error, the others go on
+                self._fail(answer, active, err)
+                continue
+            self.batches += 1
+            self.batched_tokens += 1
+            answer.slot.tokens.append(item[0])
+            answer.want = None
+            self._advance(answer, active, 0 if item[3] else None)
+
+    def _fail(self, answer: _Answer, active: list[_Answer], err: Exception) -> None:
+        """End ``answer`` with ``err`` as a typed, one-line error."""
+        typed = err if isinstance(err, ProviderError) else None
+        answer.job.emit(typed or ProviderError(f"The local model failed: {err}", provider="local"))
+        self._finish(answer, active)
 
     def _advance(self, answer: _Answer, active: list[_Answer], sent: int | None) -> None:
         """Run ``answer``'s steps to their next yield; it finishes on return or on an error (typed for the user)."""
@@ -636,9 +667,8 @@ class LocalModel:
             return
         slot.messages = _message_hashes(job.messages)
         prefix = self._continuation(llm, prompt, job.continue_from)
-        if len(prompt) + len(prefix) >= self.n_ctx:
-            return  # the context is full: nothing more can be generated
-        # The continued prefix counts against max_tokens, as it would have without the break.
+        # The continued prefix counts against max_tokens, as it would have without the break.  A prefix
+        # that fills the context leaves no budget either: the answer is cut off, not complete.
         budget = min(max_tokens - len(prefix), self.n_ctx - len(prompt) - len(prefix))
         if budget <= 0:
             job.emit(Finish("length", len(prefix)))
