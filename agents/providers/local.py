@@ -325,6 +325,9 @@ class LocalModel:
         self.n_threads = n_threads or default_threads()
         fixed = n_threads is not None or _env_count(ENV_THREADS) is not None
         self.threads = ThreadTuner([self.n_threads] if fixed else _thread_candidates(self.n_threads))
+        #: The same choice for prompt chunks, timed on whole chunks: a long prompt is read at the fastest count
+        #: too, not at every core until a generated token has been timed (5x slower on a busy machine).
+        self.chunk_threads = ThreadTuner(self.threads.candidates)
         self.max_slots = slots or default_slots()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
         #: The loaded model: tokenizer, chat template, weights (its own small context is not used for answers).
@@ -646,8 +649,13 @@ class LocalModel:
         engine = self.engine
         start = len(slot.tokens)
         last = len(tokens) - 1
-        engine.set_threads(self.threads.best)
+        whole = len(tokens) == CHUNK  # the tuner compares like with like: whole chunks
+        threads = self.chunk_threads.choose() if whole else self.chunk_threads.best
+        engine.set_threads(threads)
+        started = time.perf_counter()
         engine.decode([(token, start + i, slot.seq, logits and i == last) for i, token in enumerate(tokens)])
+        if whole:
+            self.chunk_threads.record(threads, time.perf_counter() - started)
         slot.tokens.extend(tokens)
 
     def _forget(self, slot: _Slot, keep: int) -> None:
