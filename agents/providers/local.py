@@ -458,6 +458,13 @@ class LocalModel:
                 self._serving = False
                 orphans = [*self._queue, *(answer.job for answer in active)]
                 self._queue.clear()
+            for answer in active:  # their slots serve the next answers (else every later one queues for ever)
+                answer.slot.busy = False
+                answer.slot.prompt_len = 0  # the cache may not hold what the slot's record says
+                try:
+                    answer.steps.close()
+                except Exception:  # noqa: BLE001 - the scheduler's own error is the one reported
+                    pass
             for job in orphans:
                 job.emit(ProviderError(f"The local model's scheduler failed: {err}", provider="local"))
                 job.emit(_DONE)

@@ -98,3 +98,30 @@ async def test_a_continuation_that_fills_the_context_is_marked_cut_off() -> None
         small.close()
     assert [p for p in items if isinstance(p, Finish)], f"no Finish: the answer looks complete ({items})"
     assert [p for p in items if isinstance(p, Finish)][0].reason == "length"
+
+
+async def test_the_model_serves_again_after_its_scheduler_failed(model: LocalModel) -> None:
+    await model.wait_idle()
+    engine = model.engine
+    real = engine.set_threads
+    armed = [False]
+
+    def set_threads(n: int) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise RuntimeError("thread count refused")  # a fault outside any one answer's steps
+        real(n)
+
+    engine.set_threads = set_threads  # type: ignore[method-assign]
+    try:
+        streams = [model.stream(ask, GREEDY) for ask in ASKS]
+        for s in streams:
+            await first_text(s)
+        armed[0] = True
+        results = await asyncio.gather(*(outcome(s) for s in streams))
+    finally:
+        engine.set_threads = real  # type: ignore[method-assign]
+    assert all(isinstance(err, ProviderError) for _, err in results), results
+    # Every slot was held by an answer when the scheduler failed: they must be free for the next ones.
+    later = await asyncio.wait_for(asyncio.gather(*(outcome(model.stream(ask, GREEDY)) for ask in ASKS)), timeout=120)
+    assert all(err is None and text for text, err in later), later
