@@ -757,12 +757,15 @@ class LocalModel:
         if tail:
             job.emit(Scored(tail, (*scores[:-1], dataclasses.replace(scores[-1], text=tail))) if scores else tail)
             shown.append(tail)
-        if not natural and count >= budget:
+        cut_off = not natural and count >= budget
+        if cut_off:
             job.emit(Finish("length", len(generated)))
-        if temperature == 0:
+        if temperature == 0 and not cut_off:
             # Only a greedy follow-up needs the answer in canonical chunks.  A sampled one keeps the
             # answer as generated (``_reusable``), which re-evaluating it would throw away: a sampled
-            # follow-up sent while that ran would evaluate what was not re-done yet.
+            # follow-up sent while that ran would evaluate what was not re-done yet.  A cut-off answer
+            # is offered Continue, which resumes from the tokens as generated (one at a time): re-done
+            # in chunks, Continue would decode the whole answer again, one token per round, first.
             slot.postfill = self._postfill(slot, job.messages, "".join(shown))
 
     def _postfill_step(self) -> None:
