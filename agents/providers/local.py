@@ -357,6 +357,9 @@ class LocalModel:
         self.n_threads = n_threads or default_threads()
         fixed = n_threads is not None or _env_count(ENV_THREADS) is not None
         self.threads = ThreadTuner([self.n_threads] if fixed else _thread_candidates(self.n_threads))
+        #: The same choice for prompt chunks, timed on whole chunks: a long prompt is read at the fastest count
+        #: too, not at every core until a generated token has been timed (5x slower on a busy machine).
+        self.chunk_threads = ThreadTuner(self.threads.candidates)
         self.max_slots = slots or default_slots()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
         #: The loaded model: tokenizer, chat template, weights (its own small context is not used for answers).
@@ -530,6 +533,14 @@ class LocalModel:
                 self._serving = False
                 orphans = [*self._queue, *(answer.job for answer in active)]
                 self._queue.clear()
+            for answer in active:  # their slots serve the next answers (else every later one queues for ever)
+                answer.slot.busy = False
+                answer.slot.layout.clear()  # the cache may not hold what the slot's record says
+                answer.slot.tokens.clear()
+                try:
+                    answer.steps.close()
+                except Exception:  # noqa: BLE001 - the scheduler's own error is the one reported
+                    pass
             for job in orphans:
                 job.emit(ProviderError(f"The local model's scheduler failed: {err}", provider="local"))
                 job.emit(_DONE)
@@ -605,11 +616,11 @@ class LocalModel:
         started = time.perf_counter()
         try:
             engine.decode(items)
-        except Exception as err:  # noqa: BLE001 - every answer in the batch gets the typed error
-            typed = err if isinstance(err, ProviderError) else None
-            for answer in batch:
-                answer.job.emit(typed or ProviderError(f"The local model failed: {err}", provider="local"))
-                self._finish(answer, active)
+        except Exception as err:  # noqa: BLE001 - typed for the answers it failed, below
+            if len(items) == 1:
+                self._fail(batch[0], active, err)
+            else:
+                self._one_by_one(batch, items, active)
             return
         if len(items) == 1:  # the tuner compares like with like: one token's decode
             self.threads.record(threads, time.perf_counter() - started)
@@ -620,6 +631,38 @@ class LocalModel:
             answer.slot.layout.append((pos, pos + 1, pos + 1))
             answer.want = None
             self._advance(answer, active, row if logits else None)  # the row of its token in this batch
+
+    def _one_by_one(self, batch: list[_Answer], items: list[tuple[int, int, int, bool]], active: list[_Answer]) -> None:
+        """After a failed batch, decode each answer's token alone: only the answers llama.cpp refuses fail.
+
+        One sequence's fault (its cache full, a bad position) fails the whole
+        ``llama_decode``, which would otherwise end every answer beside it.  A
+        single token decodes the same alone or in a batch, so the others' text
+        does not change.  Whatever the failed decode left in a cache is dropped first.
+        """
+        engine = self.engine
+        for answer in batch:
+            engine.forget(answer.slot.seq, len(answer.slot.tokens))
+        for answer, item in zip(batch, items, strict=True):
+            if answer not in active:
+                continue
+            try:
+                engine.decode([item])
+            except Exception as err:  # noqa: BLE001 - this answer gets the typed error, the others go on
+                self._fail(answer, active, err)
+                continue
+            self.batches += 1
+            self.batched_tokens += 1
+            answer.slot.tokens.append(item[0])
+            answer.slot.layout.append((item[1], item[1] + 1, item[1] + 1))
+            answer.want = None
+            self._advance(answer, active, 0 if item[3] else None)
+
+    def _fail(self, answer: _Answer, active: list[_Answer], err: Exception) -> None:
+        """End ``answer`` with ``err`` as a typed, one-line error."""
+        typed = err if isinstance(err, ProviderError) else None
+        answer.job.emit(typed or ProviderError(f"The local model failed: {err}", provider="local"))
+        self._finish(answer, active)
 
     def _advance(self, answer: _Answer, active: list[_Answer], sent: int | None) -> None:
         """Run ``answer``'s steps to their next yield; it finishes on return or on an error (typed for the user)."""
@@ -727,8 +770,13 @@ class LocalModel:
         engine = self.engine
         start = len(slot.tokens)
         last = len(tokens) - 1
-        engine.set_threads(self.threads.best)
+        whole = len(tokens) == CHUNK  # the tuner compares like with like: whole chunks
+        threads = self.chunk_threads.choose() if whole else self.chunk_threads.best
+        engine.set_threads(threads)
+        started = time.perf_counter()
         engine.decode([(token, start + i, slot.seq, logits and i == last) for i, token in enumerate(tokens)])
+        if whole:
+            self.chunk_threads.record(threads, time.perf_counter() - started)
         slot.tokens.extend(tokens)
         slot.layout.append((start, start + len(tokens), start + len(tokens)))
 
@@ -756,9 +804,8 @@ class LocalModel:
             return
         slot.messages = _message_hashes(job.messages)
         prefix = self._continuation(llm, prompt, job.continue_from)
-        if len(prompt) + len(prefix) >= self.n_ctx:
-            return  # the context is full: nothing more can be generated
-        # The continued prefix counts against max_tokens, as it would have without the break.
+        # The continued prefix counts against max_tokens, as it would have without the break.  A prefix
+        # that fills the context leaves no budget either: the answer is cut off, not complete.
         budget = min(max_tokens - len(prefix), self.n_ctx - len(prompt) - len(prefix))
         if budget <= 0:
             job.emit(Finish("length", len(prefix)))

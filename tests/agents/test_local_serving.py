@@ -279,7 +279,8 @@ async def test_greedy_output_does_not_depend_on_the_thread_count() -> None:
 async def test_while_idle_the_last_answer_is_cached_for_the_follow_up_and_greedy_stays_exact(
     two_slots: LocalModel,
 ) -> None:
-    first = await text_of(two_slots.stream(BRIEFED, GREEDY))
+    # An answer that ends by itself (about 80 tokens): one cut off at its limit is kept as generated, for Continue.
+    first = await text_of(two_slots.stream(BRIEFED, GenerationParams(temperature=0.0, max_tokens=120)))
     await two_slots.wait_idle()  # the user reads the answer: the worker evaluates it for the next turn
     before = two_slots.prompt_tokens_evaluated
     cached = await text_of(two_slots.stream(follow_up(first), GREEDY))
