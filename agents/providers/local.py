@@ -799,7 +799,10 @@ class LocalModel:
         prompt, kept = yield from self._prompt(llm, job.messages, min(max_tokens, self.n_ctx // 2), job.stop)
         if job.stop.is_set():
             return
-        answers = yield from self._answer_spans(llm, kept, prompt, job.stop)
+        temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
+        exact = temperature == 0
+        # Where earlier answers lie matters only to an exact answer's layout (a sampled one reads in chunks).
+        answers = (yield from self._answer_spans(llm, kept, prompt, job.stop)) if exact else []
         if job.stop.is_set():
             return
         slot.messages = _message_hashes(job.messages)
@@ -810,8 +813,7 @@ class LocalModel:
         if budget <= 0:
             job.emit(Finish("length", len(prefix)))
             return
-        temperature = DEFAULT_SAMPLING.temperature if params.temperature is None else params.temperature
-        row = yield from self._prefill(slot, prompt, prefix, answers, job.stop, exact=temperature == 0)
+        row = yield from self._prefill(slot, prompt, prefix, answers, job.stop, exact=exact)
         if row is None or job.stop.is_set():
             return
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
