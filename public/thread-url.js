@@ -84,6 +84,45 @@
     }
   };
 
+  // With the sidebar closed (always, at first, on a narrow window) ThreadHistory is not mounted: Chainlit
+  // never moves the chat to its thread, and a reload opened an empty new chat.  So the socket's
+  // `first_interaction` (sent once the thread is stored) is watched too: at "/" with that session's
+  // question on the page, the thread is asked for and, if the server has it (history on, this user's),
+  // its URL is written as above.  With the sidebar open, ThreadHistory's listing has written it first.
+  const nameStoredThread = (id) => {
+    const here = () => window.location.pathname === '/' && threadId() === id
+      && document.querySelector('[data-step-type="user_message"]');
+    if (!here()) return;
+    window.fetch(`/project/thread/${encodeURIComponent(id)}`, { credentials: 'same-origin' })
+      .then((response) => {
+        if (response.ok && here()) {
+          window.history.replaceState(window.history.state, '', `/thread/${encodeURIComponent(id)}`);
+        }
+      }, () => {});
+  };
+  const firstInteraction = (data) => {
+    // A socket.io event over engine.io: "42" then ["event", payload] (a namespace, if any, before a comma).
+    if (typeof data !== 'string' || !data.startsWith('42') || !data.includes('"first_interaction"')) return null;
+    try {
+      const [event, payload] = JSON.parse(data.slice(data.indexOf('[')));
+      return event === 'first_interaction' && payload && typeof payload.thread_id === 'string'
+        ? payload.thread_id : null;
+    } catch {
+      return null;
+    }
+  };
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {
+        const id = firstInteraction(event.data);
+        // After Chainlit's own handler has set the session's thread and ThreadHistory has had its turn.
+        if (id) setTimeout(() => nameStoredThread(id), 0);
+      });
+    }
+  };
+
   const fetch = window.fetch.bind(window);
   window.fetch = (input, init) => {
     if (window.location.pathname === '/' && document.querySelector('[data-step-type="user_message"]')
