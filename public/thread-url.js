@@ -85,43 +85,31 @@
   };
 
   // With the sidebar closed (always, at first, on a narrow window) ThreadHistory is not mounted: Chainlit
-  // never moves the chat to its thread, and a reload opened an empty new chat.  So the socket's
-  // `first_interaction` (sent once the thread is stored) is watched too: at "/" with that session's
-  // question on the page, the thread is asked for and, if the server has it (history on, this user's),
-  // its URL is written as above.  With the sidebar open, ThreadHistory's listing has written it first.
-  const nameStoredThread = (id) => {
-    const here = () => window.location.pathname === '/' && threadId() === id
-      && document.querySelector('[data-step-type="user_message"]');
-    if (!here()) return;
-    window.fetch(`/project/thread/${encodeURIComponent(id)}`, { credentials: 'same-origin' })
-      .then((response) => {
-        if (response.ok && here()) {
-          window.history.replaceState(window.history.state, '', `/thread/${encodeURIComponent(id)}`);
-        }
-      }, () => {});
+  // never moves the chat to its thread, and a reload opened an empty new chat.  So once a question is on
+  // the page at "/", the session's thread is asked for until the server has it (it stores it when the first
+  // message arrives; with history off it answers 400 and this stops), and its URL is written as above.
+  // The socket's own events are not watched: socket.io may carry them by long-polling or by WebSocket.
+  // With the sidebar open, ThreadHistory's listing has usually written the URL first, and this does nothing.
+  const asked = new Set();
+  const here = (id) => window.location.pathname === '/' && threadId() === id
+    && !!document.querySelector('[data-step-type="user_message"]');
+  const nameStoredThread = (id, tries) => {
+    if (!here(id)) return;
+    window.fetch(`/project/thread/${encodeURIComponent(id)}`, { credentials: 'same-origin' }).then((response) => {
+      if (response.ok) {
+        if (here(id)) window.history.replaceState(window.history.state, '', `/thread/${encodeURIComponent(id)}`);
+      } else if (response.status !== 400 && tries > 1) {
+        setTimeout(() => nameStoredThread(id, tries - 1), 500);  // not stored yet
+      }
+    }, () => {});
   };
-  const firstInteraction = (data) => {
-    // A socket.io event over engine.io: "42" then ["event", payload] (a namespace, if any, before a comma).
-    if (typeof data !== 'string' || !data.startsWith('42') || !data.includes('"first_interaction"')) return null;
-    try {
-      const [event, payload] = JSON.parse(data.slice(data.indexOf('[')));
-      return event === 'first_interaction' && payload && typeof payload.thread_id === 'string'
-        ? payload.thread_id : null;
-    } catch {
-      return null;
-    }
-  };
-  const NativeWebSocket = window.WebSocket;
-  window.WebSocket = class extends NativeWebSocket {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', (event) => {
-        const id = firstInteraction(event.data);
-        // After Chainlit's own handler has set the session's thread and ThreadHistory has had its turn.
-        if (id) setTimeout(() => nameStoredThread(id), 0);
-      });
-    }
-  };
+  new MutationObserver(() => {
+    if (window.location.pathname !== '/' || !document.querySelector('[data-step-type="user_message"]')) return;
+    const id = threadId();
+    if (!id || asked.has(id)) return;
+    asked.add(id);
+    nameStoredThread(id, 40);
+  }).observe(document.documentElement, { childList: true, subtree: true });
 
   const fetch = window.fetch.bind(window);
   window.fetch = (input, init) => {
