@@ -29,20 +29,31 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 # A URL is one autolink, whose colons never start a directive, and an escape would show inside it.
 _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.I)
+# Chainlit's MarkdownAlert plugin turns a parsed text node matching ``^:::\s*name\n...\n:::`` into an alert box,
+# dropping the fences and the name; backslash escapes are gone by then, so such an opening fence is broken by
+# an invisible WORD JOINER after its first colon (``:\u2060::note``).  Only where a text node can start: not
+# right after a word (or a word and a space), where the fence is mid-sentence; other colon runs stay as they are.
+_ALERT_OPEN = re.compile(r"(?<![\w.,;!?])(?<![\w.,;!?] )(?<!:):(?=::\s*[A-Za-z0-9_-]+\n)")
+JOINER = "\u2060"
+_ALERT_BROKEN = ":" + JOINER
 
 
 def _escape_prose(text: str) -> str:
-    """Escape directive colons in text that holds no code span."""
+    """Escape directive colons (and break alert fences) in text that holds no code span."""
     if ":" not in text:
         return text
     out: list[str] = []
     pos = 0
     for url in _URL.finditer(text):
-        out.append(_DIRECTIVE.sub(r"\\:", text[pos : url.start()]))
+        out.append(_escape_colons(text[pos : url.start()]))
         out.append(url.group())
         pos = url.end()
-    out.append(_DIRECTIVE.sub(r"\\:", text[pos:]))
+    out.append(_escape_colons(text[pos:]))
     return "".join(out)
+
+
+def _escape_colons(text: str) -> str:
+    return _DIRECTIVE.sub(r"\\:", _ALERT_OPEN.sub(_ALERT_BROKEN, text))
 
 
 def _escape_inline(text: str) -> str:

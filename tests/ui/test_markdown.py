@@ -16,7 +16,7 @@ CASES = [
     ("fe80::1 and ::ffff:10.0.0.1", r"fe80\::1 and \:\:ffff:10.0.0.1"),
     (":smile: and :+1:", r"\:smile: and :+1:"),
     ("std::vector", r"std\:\:vector"),
-    (":::note\ninside\n:::", "\\:\\:\\:note\ninside\n\\:\\::"),  # a container directive and its fence
+    (":::note\ninside\n:::", ":\u2060\\:\\:note\ninside\n\\:\\::"),  # an alert-shaped container directive
     ("::leaf[x] then ::", r"\:\:leaf[x] then \::"),
     ("use `a:b` and ``x`y:z``", "use `a:b` and ``x`y:z``"),  # code spans stay literal
     ("an unmatched ` then a:b", r"an unmatched ` then a\:b"),
