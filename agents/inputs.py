@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from agents.errors import EmptyInput, InputTooLong
 
@@ -16,6 +17,12 @@ def clean_input(text: str, limit: int) -> str:
     if len(text) > limit:
         raise InputTooLong(len(text), limit)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    if not text.strip():
+    if not _visible(text):
         raise EmptyInput()
     return text.strip()
+
+
+def _visible(text: str) -> bool:
+    """Whether ``text`` shows anything: a character that is neither white space nor an invisible format
+    character (zero-width space, word joiner, bidi marks and overrides: Unicode category Cf)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)

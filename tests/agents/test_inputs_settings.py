@@ -21,6 +21,18 @@ def test_only_controls_and_spaces_is_empty(text: str) -> None:
         clean_input(text, 1000)
 
 
+@pytest.mark.parametrize("text", ["\u202e\u200b", "\u2060 \ufeff", "\u200e\n\u200f"])
+def test_only_invisible_format_characters_is_empty(text: str) -> None:
+    # A bidi override and a zero-width space show nothing: asking the model with them is asking nothing.
+    with pytest.raises(EmptyInput):
+        clean_input(text, 1000)
+
+
+def test_a_joiner_inside_visible_text_is_kept() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert clean_input(f" {family} ", 100) == family
+
+
 def test_huge_paste_is_refused_with_its_length() -> None:
     with pytest.raises(InputTooLong) as info:
         clean_input("y" * 200_000, 32_000)
