@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.base import ChatMessage, GenerationParams, Piece, Scored
 from agents.providers.local import LocalModel, locate_model
 
 pytestmark = pytest.mark.model
@@ -61,3 +61,30 @@ async def test_a_story_is_the_same_beside_a_cold_follow_up_reading_an_earlier_an
         model.close()
     assert follow == follow_alone
     assert story == story_alone
+
+
+async def scored(model: LocalModel, messages: list[ChatMessage], params: GenerationParams) -> tuple[str, list[float]]:
+    text, figures = [], []
+    async for piece in model.stream(messages, params):
+        if isinstance(piece, Scored):
+            text.append(piece.text)
+            figures.extend(token.logprob for token in piece.tokens)
+    return "".join(text), figures
+
+
+async def test_a_long_greedy_answer_does_not_depend_on_the_thread_count() -> None:
+    # ThreadTuner changes the thread count as the machine's load changes: past 256 cached tokens, the
+    # answer (and its confidence figures) must still be what one thread gives.
+    messages = [ChatMessage("system", "You tell stories. " + EARLIER), STORY[1]]  # about 100 tokens
+    params = GenerationParams(temperature=0.0, max_tokens=250, logprobs=True)
+    results = []
+    for threads in (1, 2):
+        model = LocalModel(locate_model(), slots=1, n_threads=threads)
+        try:
+            results.append(await scored(model, messages, params))
+        finally:
+            model.close()
+    (one, one_figures), (two, two_figures) = results
+    assert len(one_figures) > 150  # the answer runs well past 256 positions
+    assert two == one
+    assert two_figures == one_figures
