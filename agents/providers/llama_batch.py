@@ -54,6 +54,10 @@ class Engine:
         params.n_batch = params.n_ubatch = n_batch
         params.n_seq_max = sequences
         params.kv_unified = False  # a cache per sequence: neighbours never change a sequence's logits
+        # Flash attention splits a single token's attention over the cache between the threads once it
+        # holds 256 tokens, so the thread count (which ThreadTuner changes as the load changes) would change
+        # a greedy answer; the plain attention is the same bit for bit with any count, at the same speed.
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.n_threads = params.n_threads_batch = n_threads
         params.no_perf = True
         self.ctx = llama_cpp.llama_init_from_model(llama_compat.model_handle(llm), params)

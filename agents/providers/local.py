@@ -915,12 +915,21 @@ class LocalModel:
         keep = _reusable(slot, full, list(_layout(0, len(full), singles)), exact=exact)
         self._forget(slot, keep)
         row: int | None = None
+        in_round = False  # resumed with a row of the round's batch, before the others read theirs
         for start, end, _ in _layout(keep, len(full), singles):
             last = end == len(full)
             self.prompt_tokens_evaluated += end - start
             if end - start == 1:
                 row = yield _Want(full[start], logits=last)
+                in_round = True
             else:
+                if in_round:
+                    # A chunk decoded now would replace the logits the batch's other answers have yet to
+                    # sample from (a row past its own: llama.cpp aborts): wait for a step of our own.
+                    in_round = False
+                    yield None
+                    if stop.is_set():
+                        return None
                 self._decode_alone(slot, full[start:end], logits=last)
                 if last:
                     return end - start - 1  # sampled at once: the next decode would overwrite these logits
