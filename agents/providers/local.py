@@ -310,7 +310,8 @@ class ThreadTuner:
     (measured at load average 6).  So every core is the first choice, and one
     decode in ``_EXPLORE`` tries another count; each count keeps a moving
     average of its decode time and the fastest is used.  The output does not
-    depend on the thread count (checked bit for bit), so switching is free.
+    depend on the thread count (checked bit for bit, with flash attention off, which
+    ``llama_batch.Engine`` sets for that reason), so switching is free.
     """
 
     def __init__(self, candidates: Sequence[int]) -> None:
