@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.local import LocalModel, locate_model
+from tests.agents.local_chat import text_of
 
 pytestmark = pytest.mark.model
 
@@ -46,10 +47,6 @@ def four() -> Iterator[LocalModel]:
     model._load()
     yield model
     model.close()
-
-
-async def text_of(stream: AsyncGenerator[Piece, None]) -> str:
-    return "".join([p async for p in stream if isinstance(p, str)])
 
 
 def fresh() -> LocalModel:

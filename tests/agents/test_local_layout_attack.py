@@ -7,12 +7,12 @@ beside another answer; every case is compared with a cold run on a fresh model.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 
 import pytest
 
-from agents.providers.base import ChatMessage, GenerationParams, Piece, Scored
+from agents.providers.base import ChatMessage, GenerationParams, Scored
 from agents.providers.local import LocalModel, locate_model
+from tests.agents.local_chat import text_of
 
 pytestmark = pytest.mark.model
 
@@ -32,10 +32,6 @@ def fresh(slots: int = 2) -> LocalModel:
     model = LocalModel(locate_model(), slots=slots)
     model._load()
     return model
-
-
-async def text_of(stream: AsyncGenerator[Piece, None]) -> str:
-    return "".join([p async for p in stream if isinstance(p, str)])
 
 
 async def test_a_story_is_the_same_beside_a_cold_follow_up_reading_an_earlier_answer() -> None:

@@ -3,13 +3,14 @@ reads only its new turn, and answers exactly as a cold run does (issue 14)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from agents.providers import local
-from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.local import LocalModel, locate_model
+from tests.agents.local_chat import text_of, then
 
 pytestmark = pytest.mark.model
 
@@ -23,14 +24,6 @@ def one_slot() -> Iterator[LocalModel]:
     model = LocalModel(locate_model(), slots=1)
     yield model
     model.close()
-
-
-async def text_of(stream: AsyncGenerator[Piece, None]) -> str:
-    return "".join([p async for p in stream if isinstance(p, str)])
-
-
-def then(messages: list[ChatMessage], answer: str, question: str) -> list[ChatMessage]:
-    return [*messages, ChatMessage("assistant", answer), ChatMessage("user", question)]
 
 
 async def test_a_conversation_comes_back_to_its_saved_cache_and_answers_as_a_cold_run(one_slot: LocalModel) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from agents.providers.base import ChatMessage, GenerationParams, Piece
 from agents.providers.local import LocalModel, locate_model
+from tests.agents.local_chat import text_of, then
 
 pytestmark = pytest.mark.model
 
@@ -26,18 +27,10 @@ def two_slots() -> Iterator[LocalModel]:
     model.close()
 
 
-async def text_of(stream: AsyncGenerator[Piece, None]) -> str:
-    return "".join([p async for p in stream if isinstance(p, str)])
-
-
 async def first_text(stream: AsyncGenerator[Piece, None]) -> None:
     async for item in stream:
         if isinstance(item, str) and item:
             return
-
-
-def then(messages: list[ChatMessage], answer: str, question: str) -> list[ChatMessage]:
-    return [*messages, ChatMessage("assistant", answer), ChatMessage("user", question)]
 
 
 async def test_a_sampled_follow_up_sent_at_once_evaluates_only_the_new_turn(two_slots: LocalModel) -> None:

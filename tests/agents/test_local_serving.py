@@ -13,6 +13,7 @@ from agents.events import Done, Event, Notice
 from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Waiting
 from agents.providers.local import LocalModel, LocalProvider, locate_model
 from agents.runner import Runner
+from tests.agents.local_chat import text_of
 
 pytestmark = pytest.mark.model
 
@@ -35,10 +36,6 @@ def one_slot() -> Iterator[LocalModel]:
     model = LocalModel(locate_model(), slots=1)
     yield model
     model.close()
-
-
-async def text_of(stream: AsyncGenerator[Piece, None]) -> str:
-    return "".join([p async for p in stream if isinstance(p, str)])
 
 
 async def first_text(stream: AsyncGenerator[Piece, None], seen: list[Piece] | None = None) -> str:
