@@ -24,7 +24,9 @@ import re
 
 # A colon that can open a directive: the next character is a directive name's first (an ASCII letter),
 # or another colon (``::leaf`` and ``:::container`` directives; a bare ``:::`` line is a container fence).
-_DIRECTIVE = re.compile(r"(?<!\\):(?=[A-Za-z:])")
+# A colon after an odd number of backslashes is escaped already; after an even number (a literal backslash,
+# then the colon) it still opens one (``_escape_colons``).
+_DIRECTIVE = re.compile(r":(?=[A-Za-z:])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 # A URL is one autolink, whose colons never start a directive, and an escape would show inside it.
@@ -53,7 +55,8 @@ def _escape_prose(text: str) -> str:
 
 
 def _escape_colons(text: str) -> str:
-    return _DIRECTIVE.sub(r"\\:", _ALERT_OPEN.sub(_ALERT_BROKEN, text))
+    text = _ALERT_OPEN.sub(_ALERT_BROKEN, text)
+    return _DIRECTIVE.sub(lambda m: m.group() if _escaped_at(text, m.start()) else "\\:", text)
 
 
 def _escape_inline(text: str) -> str:
