@@ -34,7 +34,9 @@ def content(sent: str, block: Mapping[str, Any] | None) -> str:
 async def show_as_received(question: cl.Message, sent: str, event: Event) -> None:
     """Update the user's bubble if the model received something else than what was typed."""
     block = input_block(event)
-    if block is None and sent == question.content:
+    # Chainlit renders the bubble as Markdown too: a message as typed with "a:b" in it drops ":b", so the
+    # bubble is updated to its escaped form whenever that differs from what it shows.
+    if block is None and content(sent, None) == question.content:
         return
     question.content = content(sent, block)
     await question.update()
