@@ -36,6 +36,23 @@ _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.I)
 # an invisible WORD JOINER after its first colon (``:\u2060::note``).  Only where a text node can start: not
 # right after a word (or a word and a space), where the fence is mid-sentence; other colon runs stay as they are.
 _ALERT_OPEN = re.compile(r"(?<![\w.,;!?])(?<![\w.,;!?] )(?<!:):(?=::\s*[A-Za-z0-9_-]+\n)")
+# Raw HTML is shown as it is (Chainlit renders no HTML: it shows the tags as text) and no directive is read
+# inside it, so an escape would show there: inline tags and comments are literal, like code spans (CommonMark's
+# inline HTML), and so are HTML blocks that start with a comment (up to its end) or a block-level tag (up to
+# a blank line).
+_HTML_INLINE = (  # tags; comments are found by ``_escape_prose`` (a lazy regex is quadratic on many "<!--")
+    r"</[A-Za-z][A-Za-z0-9-]*\s*>"
+    r"|<[A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*(?:\s*=\s*(?:[^\s\"'=<>`]+|'[^']*'|\"[^\"]*\"))?)*\s*/?>"
+)
+_LITERAL = re.compile(f"{_HTML_INLINE}|{_URL.pattern}", re.I)
+_HTML_COMMENT_BLOCK = re.compile(r"^ {0,3}<!--")
+_HTML_BLOCK = re.compile(
+    r"^ {0,3}</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|details|dialog"
+    r"|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|h[1-6]|head|header|hr|html|iframe|legend"
+    r"|li|link|main|menu|menuitem|nav|noframes|ol|optgroup|option|p|param|search|section|summary|table|tbody|td"
+    r"|tfoot|th|thead|title|tr|track|ul)(?:[ \t>]|/>|$)",
+    re.I,
+)
 JOINER = "\u2060"
 _ALERT_BROKEN = ":" + JOINER
 
@@ -46,10 +63,22 @@ def _escape_prose(text: str) -> str:
         return text
     out: list[str] = []
     pos = 0
-    for url in _URL.finditer(text):
-        out.append(_escape_colons(text[pos : url.start()]))
-        out.append(url.group())
-        pos = url.end()
+    while (start := text.find("<!--", pos)) >= 0 and (end := text.find("-->", start + 4)) >= 0:
+        out.append(_escape_outside_html(text[pos:start]))
+        out.append(text[start : end + 3])  # an HTML comment, verbatim
+        pos = end + 3
+    out.append(_escape_outside_html(text[pos:]))
+    return "".join(out)
+
+
+def _escape_outside_html(text: str) -> str:
+    """Escape directive colons in text outside code spans and HTML comments: URLs and tags stay as they are."""
+    out: list[str] = []
+    pos = 0
+    for literal in _LITERAL.finditer(text):  # a URL or an inline HTML tag
+        out.append(_escape_colons(text[pos : literal.start()]))
+        out.append(literal.group())
+        pos = literal.end()
     out.append(_escape_colons(text[pos:]))
     return "".join(out)
 
@@ -97,6 +126,7 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
     pieces: list[tuple[str, bool]] = []
     para: list[str] = []
     fence: str | None = None  # the open fence's marker run
+    html: str | None = None  # in an HTML block: what ends it ("-->" or a blank line, "")
     prose_before = False  # the previous line was paragraph text (an indented line continues it)
 
     def close_para() -> None:
@@ -113,6 +143,16 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
                 bare.strip() == marker.group(1)
             ):
                 fence = None
+            continue
+        if html is None and (_HTML_COMMENT_BLOCK.match(bare) or _HTML_BLOCK.match(bare)):
+            close_para()
+            html = "-->" if _HTML_COMMENT_BLOCK.match(bare) else ""
+            prose_before = False
+        if html is not None:
+            ended = ("-->" in bare) if html else not bare.strip()
+            pieces.append((line, not (ended and not html)))  # the blank line that ends a block is not in it
+            if ended:
+                html = None
             continue
         if (marker := _FENCE.match(bare)) is not None:
             close_para()
