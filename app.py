@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 from agents.errors import ChatError, MissingKey
 from chat.session import ChatSession
-from ui import guard_panel, keys_panel, live_view, panel, persistence, resume, selfcheck, threads
+from ui import guard_panel, keys_panel, live_view, panel, persistence, question, resume, selfcheck, threads
 from ui.actions import CONTINUE
 from ui.apply import apply
 from ui.catch_up import catch_up
@@ -86,6 +86,7 @@ async def message(msg: cl.Message) -> None:
     await catch_up(session, msg)  # the stored thread is the context; another tab's messages show here first
     if threads.truncate(session, msg.id):  # an edited message: its old exchange and all after it leave the context
         await threads.drop_after(msg.id)  # and the screen and the database, with the Steps under them
+        msg.content = question.as_typed(msg.content)  # the edit box held the bubble's escaped Markdown
     await threads.save_settings()
     try:
         turn = session.start(msg.content)

@@ -21,6 +21,7 @@ replaced instead of appended.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # A colon that can open a directive: the next character is a directive name's first (an ASCII letter),
 # or another colon (``::leaf`` and ``:::container`` directives; a bare ``:::`` line is a container fence).
@@ -57,29 +58,29 @@ JOINER = "\u2060"
 _ALERT_BROKEN = ":" + JOINER
 
 
-def _escape_prose(text: str) -> str:
+def _escape_prose(text: str, leaf: Callable[[str], str] | None = None) -> str:
     """Escape directive colons (and break alert fences) in text that holds no code span."""
     if ":" not in text:
         return text
     out: list[str] = []
     pos = 0
     while (start := text.find("<!--", pos)) >= 0 and (end := text.find("-->", start + 4)) >= 0:
-        out.append(_escape_outside_html(text[pos:start]))
+        out.append(_escape_outside_html(text[pos:start], leaf))
         out.append(text[start : end + 3])  # an HTML comment, verbatim
         pos = end + 3
-    out.append(_escape_outside_html(text[pos:]))
+    out.append(_escape_outside_html(text[pos:], leaf))
     return "".join(out)
 
 
-def _escape_outside_html(text: str) -> str:
+def _escape_outside_html(text: str, leaf: Callable[[str], str] | None = None) -> str:
     """Escape directive colons in text outside code spans and HTML comments: URLs and tags stay as they are."""
     out: list[str] = []
     pos = 0
     for literal in _LITERAL.finditer(text):  # a URL or an inline HTML tag
-        out.append(_escape_colons(text[pos : literal.start()]))
+        out.append((leaf or _escape_colons)(text[pos : literal.start()]))
         out.append(literal.group())
         pos = literal.end()
-    out.append(_escape_colons(text[pos:]))
+    out.append((leaf or _escape_colons)(text[pos:]))
     return "".join(out)
 
 
@@ -88,7 +89,7 @@ def _escape_colons(text: str) -> str:
     return _DIRECTIVE.sub(lambda m: m.group() if _escaped_at(text, m.start()) else "\\:", text)
 
 
-def _escape_inline(text: str) -> str:
+def _escape_inline(text: str, leaf: Callable[[str], str] | None = None) -> str:
     """Escape directive colons in paragraph text, leaving code spans as they are."""
     if ":" not in text:
         return text
@@ -106,10 +107,10 @@ def _escape_inline(text: str) -> str:
         if closer is None:  # an unmatched run is literal text
             scan = opener.end()
             continue
-        out.append(_escape_prose(text[pos:start]))
+        out.append(_escape_prose(text[pos:start], leaf))
         out.append(text[start : closer.end()])  # the code span, verbatim
         pos = scan = closer.end()
-    out.append(_escape_prose(text[pos:]))
+    out.append(_escape_prose(text[pos:], leaf))
     return "".join(out)
 
 
@@ -182,6 +183,31 @@ def escape(text: str) -> str:
         return text
     return "".join(piece if literal else _escape_inline(piece) for piece, literal in _blocks(text))
 
+
+
+def _unescape_colons(text: str) -> str:
+    """``text`` without the word joiners that break alert fences and the backslashes that escape colons."""
+    text = text.replace(_ALERT_BROKEN, ":")
+    out: list[str] = []
+    pos = 0
+    for colon in re.finditer(":", text):
+        if _escaped_at(text, colon.start()):
+            out.append(text[pos : colon.start() - 1])
+            pos = colon.start()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def unescape(text: str) -> str:
+    """``text`` as typed, from the Markdown ``escape`` made of it: ``unescape(escape(x)) == x`` (for an ``x``
+    with no escaped colon of its own, which would render as a plain one anyway).
+
+    Chainlit's pencil puts a message's Markdown in the edit box, so an edited question comes back escaped.
+    """
+    if ":" not in text:
+        return text
+    leaf = _unescape_colons
+    return "".join(piece if literal else _escape_inline(piece, leaf) for piece, literal in _blocks(text))
 
 class StreamEscaper:
     """Escapes an answer that arrives in pieces, for ``stream_token``.

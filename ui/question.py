@@ -13,7 +13,7 @@ from typing import Any
 import chainlit as cl
 
 from agents.events import Done, Event, Failed
-from ui.markdown import escape
+from ui.markdown import escape, unescape
 
 
 def input_block(event: Event) -> Mapping[str, Any] | None:
@@ -29,6 +29,11 @@ def content(sent: str, block: Mapping[str, Any] | None) -> str:
         return escape(sent)
     rule = str(block.get("rule", ""))
     return f"~~{escape(sent)}~~\n\n**Blocked by guardrail {escape(rule)}**: the model never saw this message."
+
+
+def as_typed(edited: str) -> str:
+    """An edited question as the user typed it: the pencil's box holds the bubble's Markdown, escapes included."""
+    return unescape(edited)
 
 
 async def show_as_received(question: cl.Message, sent: str, event: Event) -> None:
