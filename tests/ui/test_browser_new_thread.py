@@ -20,7 +20,10 @@ from tests.webapp import running_app
 
 pytestmark = [pytest.mark.browser]
 
-QUESTION = " ".join(f"q{i}:x" for i in range(120))  # 120 echo pieces (~2.4 s at 50 tok/s), colons kept as typed
+# 120 echo pieces (~2.4 s at 50 tok/s).  No colons: a question with "q0:x" in it has its bubble updated once, to
+# its escaped form, when the answer ends (test_browser_user_bubble.py), which the question's change count below
+# would count; here that count must show that nothing rebuilt the page.
+QUESTION = " ".join(f"q{i}-x" for i in range(120))
 
 _WATCH = """() => {
   // The question's bubble and the greeting as they are now, and every change to the question's content
