@@ -191,13 +191,15 @@ def _layout(start: int, end: int, singles: Sequence[tuple[int, int]]) -> Iterato
     evaluates only the new turn.  ``start`` must be a piece boundary.
     """
     spans = sorted(singles)
+    i = 0  # the first span that does not end before ``start``: one walk over the spans, not one per position
     while start < end:
-        inside = next((b for a, b in spans if a <= start < b), None)
-        if inside is not None:
+        while i < len(spans) and spans[i][1] <= start:
+            i += 1
+        if i < len(spans) and spans[i][0] <= start:
             yield start, start + 1, start + 1
             start += 1
             continue
-        ahead = min((a for a, _ in spans if a > start), default=end)
+        ahead = spans[i][0] if i < len(spans) else end
         stop = min(end, (start // CHUNK + 1) * CHUNK, ahead)
         yield start, stop, stop
         start = stop

@@ -10,6 +10,7 @@ import pytest
 from agents.errors import ProviderError
 from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece
 from agents.providers.local import LocalModel, locate_model
+from tests.agents.local_chat import first_text
 
 pytestmark = pytest.mark.model
 
@@ -59,13 +60,6 @@ async def outcome(stream: AsyncGenerator[Piece, None]) -> tuple[str, BaseExcepti
     except ProviderError as err:
         return "".join(text), err
     return "".join(text), None
-
-
-async def first_text(stream: AsyncGenerator[Piece, None]) -> str:
-    async for piece in stream:
-        if isinstance(piece, str) and piece:
-            return piece
-    raise AssertionError("the stream ended without text")
 
 
 async def test_one_answers_failed_decode_leaves_its_neighbours_in_the_batch_unharmed(model: LocalModel) -> None:

@@ -10,7 +10,7 @@ import pytest
 from agents.providers import local
 from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.local import LocalModel, locate_model
-from tests.agents.local_chat import text_of, then
+from tests.agents.local_chat import model_with, text_of, then
 
 pytestmark = pytest.mark.model
 
@@ -21,9 +21,7 @@ B = [ChatMessage("system", "You explain science."), ChatMessage("user", "Explain
 
 @pytest.fixture
 def one_slot() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=1)
-    yield model
-    model.close()
+    yield from model_with(1)
 
 
 async def test_a_conversation_comes_back_to_its_saved_cache_and_answers_as_a_cold_run(one_slot: LocalModel) -> None:

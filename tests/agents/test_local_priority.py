@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator, Iterator
 import pytest
 
 from agents.providers.base import Audience, ChatMessage, GenerationParams, Piece, Waiting
-from agents.providers.local import UNWATCHED_EVERY, LocalModel, locate_model
+from agents.providers.local import UNWATCHED_EVERY, LocalModel
+from tests.agents.local_chat import first_text, model_with
 
 pytestmark = pytest.mark.model
 
@@ -27,23 +28,12 @@ def params(tokens: int, *, watched: bool = True) -> GenerationParams:
 
 @pytest.fixture(scope="module")
 def one_slot() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=1)
-    yield model
-    model.close()
+    yield from model_with(1)
 
 
 @pytest.fixture(scope="module")
 def three_slots() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=3)
-    yield model
-    model.close()
-
-
-async def first_text(stream: AsyncGenerator[Piece, None]) -> None:
-    async for item in stream:
-        if isinstance(item, str) and item:
-            return
-    raise AssertionError("the stream ended without text")
+    yield from model_with(3)
 
 
 class Log:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from agents.providers.local import LocalModel, locate_model
+from agents.providers.local import LocalModel
+from tests.agents.local_chat import model_with
 from tests.agents.test_local_priority import QUESTION, STORY, Log, params
 
 pytestmark = pytest.mark.model
@@ -19,9 +20,7 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def two_slots() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=2)
-    yield model
-    model.close()
+    yield from model_with(2)
 
 
 async def test_two_unwatched_stories_leave_the_second_slot_to_a_watched_question(two_slots: LocalModel) -> None:
@@ -55,6 +54,4 @@ async def test_with_one_slot_an_unwatched_answer_still_runs(one_slot_model: Loca
 
 @pytest.fixture(scope="module")
 def one_slot_model() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=1)
-    yield model
-    model.close()
+    yield from model_with(1)

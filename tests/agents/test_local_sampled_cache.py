@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from agents.providers.base import ChatMessage, GenerationParams, Piece
+from agents.providers.base import ChatMessage, GenerationParams
 from agents.providers.local import LocalModel, locate_model
-from tests.agents.local_chat import text_of, then
+from tests.agents.local_chat import first_text, model_with, text_of, then
 
 pytestmark = pytest.mark.model
 
@@ -22,15 +22,7 @@ GREEDY = GenerationParams(temperature=0.0, max_tokens=24)
 
 @pytest.fixture(scope="module")
 def two_slots() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=2)
-    yield model
-    model.close()
-
-
-async def first_text(stream: AsyncGenerator[Piece, None]) -> None:
-    async for item in stream:
-        if isinstance(item, str) and item:
-            return
+    yield from model_with(2)
 
 
 async def test_a_sampled_follow_up_sent_at_once_evaluates_only_the_new_turn(two_slots: LocalModel) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agents.events import Done, Event, Notice
-from agents.providers.base import ChatMessage, Finish, GenerationParams, Piece, Waiting
+from agents.providers.base import ChatMessage, Finish, GenerationParams, Waiting
 from agents.providers.local import LocalModel, LocalProvider, locate_model
 from agents.runner import Runner
-from tests.agents.local_chat import text_of
+from tests.agents.local_chat import first_text, model_with, text_of
 
 pytestmark = pytest.mark.model
 
@@ -26,25 +26,12 @@ LONG = GenerationParams(temperature=0.0, max_tokens=400)
 
 @pytest.fixture(scope="module")
 def two_slots() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=2)
-    yield model
-    model.close()
+    yield from model_with(2)
 
 
 @pytest.fixture(scope="module")
 def one_slot() -> Iterator[LocalModel]:
-    model = LocalModel(locate_model(), slots=1)
-    yield model
-    model.close()
-
-
-async def first_text(stream: AsyncGenerator[Piece, None], seen: list[Piece] | None = None) -> str:
-    async for item in stream:
-        if seen is not None:
-            seen.append(item)
-        if isinstance(item, str) and item:
-            return item
-    raise AssertionError("the stream ended without text")
+    yield from model_with(1)
 
 
 # -- fairness ---------------------------------------------------------------------------------------
